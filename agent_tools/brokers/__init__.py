@@ -1,0 +1,1 @@
+"""Brokers behind one interface: the simulated one for replays and paper trading, Alpaca for a real account."""

@@ -1,0 +1,198 @@
+"""Bundled market data: load daily and hourly bars, validate them, and index them for fast point-in-time lookups.
+
+Loading fails with a message naming the file, the line and the symbol; a half-valid price file is never used.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from agent_tools.market_calendar import MARKET_TZ, MarketCalendar, hourly_bar_end
+
+DAILY_COLUMNS = ("date", "symbol", "open", "high", "low", "close", "volume")
+HOURLY_COLUMNS = ("timestamp", "symbol", "open", "high", "low", "close", "volume")
+PRICE_COLUMNS = ("open", "high", "low", "close")
+
+
+class MarketDataError(ValueError):
+    """The price files are unusable; the message names file, line and symbol."""
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One OHLCV bar. `start` is the session date's open (daily) or the bar label (hourly); `end` when it completed."""
+
+    symbol: str
+    start: datetime
+    end: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+    @property
+    def day(self) -> date:
+        return self.start.date()
+
+
+@dataclass
+class SymbolBars:
+    """One symbol's bars in time order, with the end times kept apart for bisecting."""
+
+    bars: list[Bar] = field(default_factory=list)
+    ends: list[datetime] = field(default_factory=list)
+    days: list[date] = field(default_factory=list)
+
+    def count_ended_by(self, instant: datetime) -> int:
+        """How many bars had ended at or before the instant."""
+        return bisect.bisect_right(self.ends, instant)
+
+    def index_of_day(self, day: date) -> int | None:
+        i = bisect.bisect_left(self.days, day)
+        return i if i < len(self.days) and self.days[i] == day else None
+
+
+@dataclass
+class MarketData:
+    """Every bar we have, indexed per symbol. Immutable once loaded; views read it without copying."""
+
+    universe: tuple[str, ...]
+    daily: dict[str, SymbolBars]
+    hourly: dict[str, SymbolBars]
+    daily_path: Path
+    hourly_path: Path | None
+
+    @property
+    def first_day(self) -> date:
+        return min(b.days[0] for b in self.daily.values())
+
+    @property
+    def last_day(self) -> date:
+        return max(b.days[-1] for b in self.daily.values())
+
+    def trading_days(self) -> list[date]:
+        """Days with daily bars for the universe, in order."""
+        days: set[date] = set()
+        for bars in self.daily.values():
+            days.update(bars.days)
+        return sorted(days)
+
+    def hourly_last_day(self) -> date | None:
+        if not self.hourly:
+            return None
+        return max(b.days[-1] for b in self.hourly.values())
+
+
+def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    if not path.exists():
+        raise MarketDataError(f"{path}: price file not found; run from the project folder or set data paths in config")
+    try:
+        frame = pd.read_csv(path, dtype={"symbol": str}, keep_default_na=True)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise MarketDataError(f"{path}: not a readable CSV file ({exc})") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise MarketDataError(f"{path}: missing column(s) {', '.join(missing)}; expected header {','.join(columns)}")
+    return frame
+
+
+def _fail_row(path: Path, frame: pd.DataFrame, mask: pd.Series, problem: str) -> None:
+    if mask.any():
+        i = int(mask.to_numpy().nonzero()[0][0])
+        row = frame.iloc[i]
+        where = row.get("date", row.get("timestamp"))
+        raise MarketDataError(f"{path} line {i + 2}: {problem} (symbol {row['symbol']}, {where}); fix or remove that row")
+
+
+def _validate_prices(path: Path, frame: pd.DataFrame, time_column: str) -> pd.DataFrame:
+    _fail_row(path, frame, frame["symbol"].isna() | (frame["symbol"].astype(str).str.strip() == ""), "missing symbol")
+    for column in (*PRICE_COLUMNS, "volume"):
+        numeric = pd.to_numeric(frame[column], errors="coerce")
+        _fail_row(path, frame, numeric.isna(), f"missing or non-numeric {column!r}")
+        frame[column] = numeric.astype(float)
+    for column in PRICE_COLUMNS:
+        _fail_row(path, frame, frame[column] <= 0, f"non-positive {column!r}")
+    _fail_row(path, frame, frame["volume"] < 0, "negative 'volume'")
+    _fail_row(path, frame, frame["high"] < frame[["open", "close", "low"]].max(axis=1), "'high' below open, low or close")
+    _fail_row(path, frame, frame["low"] > frame[["open", "close", "high"]].min(axis=1), "'low' above open, high or close")
+    _fail_row(path, frame, frame.duplicated(subset=[time_column, "symbol"], keep="first"), "duplicate bar")
+    return frame
+
+
+def _parse_times(path: Path, frame: pd.DataFrame, column: str, fmt: str) -> pd.Series:
+    parsed = pd.to_datetime(frame[column], format=fmt, errors="coerce")
+    _fail_row(path, frame, parsed.isna(), f"unparseable {column} (expected {fmt})")
+    return parsed
+
+
+def _check_universe(path: Path, symbols: Iterable[str], universe: tuple[str, ...]) -> None:
+    present = set(symbols)
+    missing = [s for s in universe if s not in present]
+    if missing:
+        raise MarketDataError(
+            f"{path}: universe symbol(s) {', '.join(missing[:5])} have no bars; "
+            "remove them from the config's 'universe' or add their prices"
+        )
+
+
+def load_daily(path: Path, universe: tuple[str, ...], calendar: MarketCalendar) -> dict[str, SymbolBars]:
+    frame = _validate_prices(path, _read_csv(path, DAILY_COLUMNS), "date")
+    frame["day"] = _parse_times(path, frame, "date", "%Y-%m-%d").dt.date
+    _check_universe(path, frame["symbol"], universe)
+    frame = frame[frame["symbol"].isin(universe)].sort_values(["symbol", "day"])
+    sessions = {s.day: s for s in calendar.sessions_between(frame["day"].min(), frame["day"].max())}
+    out: dict[str, SymbolBars] = {}
+    for row in frame.itertuples(index=False):
+        session = sessions.get(row.day)
+        if session is None:
+            raise MarketDataError(f"{path}: {row.symbol} has a bar on {row.day}, which is not an NYSE session")
+        bars = out.setdefault(row.symbol, SymbolBars())
+        bars.bars.append(
+            Bar(row.symbol, session.open, session.close, row.open, row.high, row.low, row.close, row.volume)
+        )
+        bars.ends.append(session.close)
+        bars.days.append(row.day)
+    return out
+
+
+def load_hourly(path: Path, universe: tuple[str, ...], calendar: MarketCalendar) -> dict[str, SymbolBars]:
+    """Hourly labels are the bar's start in New York time (10:00 is 10:00-11:00); a bar ends an hour later.
+
+    The source's labels run 10:00..15:00 and its 15:00 close matches the daily close, so the label is the start.
+    """
+    frame = _validate_prices(path, _read_csv(path, HOURLY_COLUMNS), "timestamp")
+    frame["label"] = _parse_times(path, frame, "timestamp", "%Y-%m-%d %H:%M:%S")
+    frame = frame[frame["symbol"].isin(universe)].sort_values(["symbol", "label"])
+    first, last = frame["label"].min().date(), frame["label"].max().date()
+    sessions = {s.day: s for s in calendar.sessions_between(first, last)}
+    out: dict[str, SymbolBars] = {}
+    for row in frame.itertuples(index=False):
+        start = row.label.to_pydatetime().replace(tzinfo=MARKET_TZ)
+        session = sessions.get(start.date())
+        if session is None or not session.contains(start):
+            raise MarketDataError(f"{path}: {row.symbol} bar labelled {start:%Y-%m-%d %H:%M} is outside NYSE hours")
+        bars = out.setdefault(row.symbol, SymbolBars())
+        bars.bars.append(
+            Bar(row.symbol, start, hourly_bar_end(start, session), row.open, row.high, row.low, row.close, row.volume)
+        )
+        bars.ends.append(bars.bars[-1].end)
+        bars.days.append(start.date())
+    return out
+
+
+def load_market_data(
+    daily_path: Path, hourly_path: Path | None, universe: tuple[str, ...], calendar: MarketCalendar | None = None
+) -> MarketData:
+    calendar = calendar or MarketCalendar()
+    if not universe:
+        raise MarketDataError("the universe is empty; list symbols under 'universe' in the config")
+    daily = load_daily(Path(daily_path), universe, calendar)
+    hourly = load_hourly(Path(hourly_path), universe, calendar) if hourly_path else {}
+    return MarketData(tuple(universe), daily, hourly, Path(daily_path), Path(hourly_path) if hourly_path else None)

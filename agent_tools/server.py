@@ -1,0 +1,148 @@
+"""The MCP tool server (official `mcp` SDK, 2.x `MCPServer`) over one TradingDesk.
+
+The session context is bound when the server is built: no tool argument moves the clock or switches the account.
+Served in-process (`mcp.Client(server)`, the default) or over stdio by `python main.py serve-tools`.
+"""
+
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field, ValidationError
+
+from agent_tools.point_in_time import MAX_HISTORY_DAYS
+from agent_tools.trading_desk import MAX_PRICE_SYMBOLS, ToolInputError, TradingDesk
+
+
+class ToolServer(MCPServer):
+    """MCPServer whose argument-validation errors are one clear line: tool, field, problem, value received."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ValidationError):
+                problems = []
+                for err in cause.errors():
+                    field = ".".join(str(p) for p in err["loc"]) or "arguments"
+                    got = "" if err["type"] == "missing" else f" (got {err.get('input')!r})"
+                    problems.append(f"{field}: {err['msg']}{got}")
+                raise ToolError(f"{name}: invalid arguments: {'; '.join(problems)}") from cause
+            raise
+
+
+def _business_errors(fn: Callable[..., dict]) -> Callable[..., dict]:
+    """Desk refusals become ToolError, so the client sees the message (other exceptions would be hidden)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> dict:
+        try:
+            return fn(*args, **kwargs)
+        except ToolInputError as exc:
+            raise ToolError(str(exc)) from None
+
+    return wrapper
+
+
+def _call_id(ctx: Context | None) -> str | None:
+    """The client's id for this tool call (request meta), used to make broker order ids deterministic."""
+    try:
+        meta = ctx.request_context.meta if ctx is not None else None
+    except ValueError:
+        return None
+    if meta is None:
+        return None
+    value = meta.get("call_id") if isinstance(meta, dict) else getattr(meta, "call_id", None)
+    if value is None and hasattr(meta, "model_extra"):
+        value = (meta.model_extra or {}).get("call_id")
+    return str(value) if value else None
+
+
+def build_tool_server(desk: TradingDesk) -> ToolServer:
+    ctx = desk.ctx
+    unit = "shares (fractions allowed, up to 4 decimals)" if ctx.limits.fractional else "whole shares"
+    server = ToolServer(
+        "tradearena",
+        instructions=(
+            f"Trading tools for account '{ctx.signature}' at {ctx.instant:%Y-%m-%d %H:%M %Z} ({ctx.mode}). "
+            "Prices and news are what was known at that instant; orders fill at the current price plus slippage and fees."
+        ),
+        log_level="WARNING",
+    )
+
+    @server.tool(description=(
+        "Latest price of one or several symbols at the current time (for a daily session: today's open). "
+        "Returns price, when it was set and what it is."
+    ))
+    @_business_errors
+    def get_price(
+        symbols: Annotated[list[str], Field(min_length=1, max_length=MAX_PRICE_SYMBOLS,
+                                            description="Tickers, e.g. [\"AAPL\", \"NVDA\"]")],
+    ) -> dict[str, Any]:
+        return desk.get_price(symbols)
+
+    @server.tool(description=(
+        "Daily bars (date, open, high, low, close, volume) up to now for one symbol, oldest first. Today's bar shows "
+        "only its open until the close. end_date may not be later than today."
+    ))
+    @_business_errors
+    def get_history(
+        symbol: Annotated[str, Field(description="Ticker, e.g. AAPL")],
+        days: Annotated[int, Field(ge=1, le=MAX_HISTORY_DAYS, description="How many completed sessions")] = 20,
+        end_date: Annotated[str | None, Field(description="Last date YYYY-MM-DD (default: today)")] = None,
+    ) -> dict[str, Any]:
+        return desk.get_history(symbol, days, end_date)
+
+    @server.tool(description=(
+        "Your account now: cash, holdings with price, market value, weight, average cost and unrealized P&L, "
+        "total value, trades made and left this session."
+    ))
+    @_business_errors
+    def get_portfolio() -> dict[str, Any]:
+        return desk.get_portfolio()
+
+    @server.tool(description=(
+        "Search news published up to now, newest first. Keywords must all match the title or summary; "
+        "ticker restricts to items about that symbol."
+    ))
+    @_business_errors
+    def search_news(
+        query: Annotated[str, Field(description="Keywords, e.g. 'nvidia earnings'; empty for the latest news")] = "",
+        ticker: Annotated[str | None, Field(description="Only news about this ticker")] = None,
+        limit: Annotated[int, Field(ge=1, le=20, description="Most items to return")] = 5,
+    ) -> dict[str, Any]:
+        return desk.search_news(query, ticker, limit)
+
+    amount_doc = f"How many {unit} to trade, a positive number"
+    reason_doc = "One sentence on why (kept in the trade log)"
+
+    @server.tool(description=f"Buy {unit} of a symbol at the current price plus slippage and fees. Checked by risk limits.")
+    @_business_errors
+    def buy(
+        symbol: Annotated[str, Field(description="Ticker to buy, e.g. AAPL")],
+        amount: Annotated[float, Field(description=amount_doc)],
+        reason: Annotated[str | None, Field(description=reason_doc)] = None,
+        ctx: Context | None = None,
+    ) -> dict[str, Any]:
+        return desk.trade("buy", symbol, _as_number(amount), reason, _call_id(ctx))
+
+    @server.tool(description=f"Sell {unit} of a symbol you hold at the current price minus slippage and fees.")
+    @_business_errors
+    def sell(
+        symbol: Annotated[str, Field(description="Ticker to sell, e.g. AAPL")],
+        amount: Annotated[float, Field(description=amount_doc)],
+        reason: Annotated[str | None, Field(description=reason_doc)] = None,
+        ctx: Context | None = None,
+    ) -> dict[str, Any]:
+        return desk.trade("sell", symbol, _as_number(amount), reason, _call_id(ctx))
+
+    return server
+
+
+def _as_number(amount: float) -> int | float:
+    """Whole floats back to ints so the ledger writes `10`, not `10.0`."""
+    return int(amount) if isinstance(amount, float) and amount.is_integer() and abs(amount) < 1e15 else amount

@@ -1,0 +1,240 @@
+"""Run configuration: pydantic models validated on load, with one-line errors that name the key and the fix.
+
+Relative paths in a config are resolved against the project folder (where main.py is), so a config works from any
+working directory. Limits are set globally under `limits` and overridden per model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from agent_tools.limits import Limits
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_DIR / "configs" / "default_config.json"
+SIGNATURE_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+class ConfigError(ValueError):
+    """The config is unusable; the message is one line naming the file, the key and what to do."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunSettings(Strict):
+    start: date = Field(description="first trading day of the replay")
+    end: date = Field(description="last trading day of the replay")
+    out_dir: str = "runs/default"
+    initial_cash: float = Field(10000.0, gt=0)
+    decision_time: time = Field(time(10, 0), description="New York wall-clock time of each session")
+    parallel: int = Field(6, ge=1, le=64, description="models run at once")
+    on_session_failure: Literal["continue", "stop"] = "continue"
+
+    @model_validator(mode="after")
+    def _order(self) -> RunSettings:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class DataSettings(Strict):
+    daily_prices: str = "data/prices/daily_prices.csv"
+    hourly_prices: str | None = "data/prices/hourly_prices.csv"
+
+
+class NewsSettings(Strict):
+    source: Literal["local", "alphavantage", "none"] = "local"
+    path: str = "data/news/news_sample.jsonl"
+    api_key_env: str = "ALPHAVANTAGE_API_KEY"
+    base_url: str = "https://www.alphavantage.co/query"
+
+
+class ExecutionSettings(Strict):
+    slippage_bps: float = Field(5.0, ge=0, le=500)
+    fee_model: Literal["none", "per_share", "bps"] = "per_share"
+    per_share: float = Field(0.005, ge=0)
+    fee_minimum: float = Field(0.35, ge=0)
+    fee_bps: float = Field(1.0, ge=0)
+
+
+class SessionBounds(Strict):
+    max_steps: int = Field(30, ge=1, le=500, description="model calls per session")
+    timeout_seconds: float = Field(300, gt=0, description="wall-clock limit per session")
+    max_tokens: int = Field(200_000, ge=1000, description="prompt + completion tokens per session")
+    history_days: int = Field(5, ge=1, le=20, description="days of closes in the prompt's market summary")
+
+
+class TokenPrice(Strict):
+    prompt_per_million: float = Field(0.0, ge=0)
+    completion_per_million: float = Field(0.0, ge=0)
+    cached_prompt_per_million: float | None = Field(None, ge=0)
+
+
+class ModelSettings(Strict):
+    signature: str = Field(description="folder name under the output dir; unique per model")
+    enabled: bool = True
+    kind: Literal["openai", "baseline", "scripted"] = "openai"
+    # OpenAI-compatible back ends
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    timeout: float = Field(60.0, gt=0)
+    max_retries: int = Field(3, ge=0, le=10)
+    temperature: float | None = Field(None, ge=0, le=2)
+    parallel_tool_calls: bool = True
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+    price: TokenPrice = TokenPrice()
+    # built-in baselines and scripted models
+    strategy: Literal["buy_and_hold", "equal_weight", "momentum"] | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    # per-model overrides
+    limits: dict[str, Any] = Field(default_factory=dict)
+    session: dict[str, Any] = Field(default_factory=dict)
+    initial_cash: float | None = Field(None, gt=0)
+
+    @field_validator("signature")
+    @classmethod
+    def _signature(cls, value: str) -> str:
+        if not value or not set(value) <= SIGNATURE_CHARS:
+            raise ValueError(f"signature {value!r} may use only letters, digits, '-', '_' and '.'")
+        return value
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> ModelSettings:
+        if self.kind == "openai":
+            missing = [k for k in ("model", "base_url", "api_key_env") if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"an 'openai' model needs {', '.join(missing)}")
+        if self.kind == "baseline" and self.strategy is None:
+            raise ValueError("a 'baseline' model needs 'strategy': buy_and_hold, equal_weight or momentum")
+        return self
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.kind == "baseline"
+
+
+class LiveSettings(Strict):
+    broker: Literal["paper", "alpaca"] = "paper"
+    data_url: str | None = Field(None, description="Alpaca market-data base URL override")
+    trading_url: str | None = Field(None, description="Alpaca trading base URL override")
+    api_key_env: str = "APCA_API_KEY_ID"
+    secret_key_env: str = "APCA_API_SECRET_KEY"
+    data_feed: Literal["iex", "sip"] = "iex"
+    allow_live_account: bool = Field(False, description="send orders to a real-money account (paper=False)")
+    order_timeout_seconds: float = Field(30.0, gt=0)
+    poll_interval_seconds: float = Field(0.5, gt=0)
+
+
+class ReportSettings(Strict):
+    periods_per_year: int = Field(252, ge=1)
+    risk_free_rate: float = Field(0.0, ge=-0.1, le=0.5, description="annual, for Sharpe and Sortino")
+
+
+class ArenaConfig(Strict):
+    run: RunSettings
+    data: DataSettings = DataSettings()
+    universe: Annotated[list[str], Field(min_length=1)]
+    news: NewsSettings = NewsSettings()
+    execution: ExecutionSettings = ExecutionSettings()
+    limits: Limits = Limits()
+    session: SessionBounds = SessionBounds()
+    models: list[ModelSettings]
+    live: LiveSettings = LiveSettings()
+    report: ReportSettings = ReportSettings()
+
+    @field_validator("universe")
+    @classmethod
+    def _universe(cls, value: list[str]) -> list[str]:
+        clean = [s.strip().upper() for s in value]
+        dupes = sorted({s for s in clean if clean.count(s) > 1})
+        if dupes:
+            raise ValueError(f"duplicate symbol(s) {', '.join(dupes)}")
+        return clean
+
+    @model_validator(mode="after")
+    def _unique_signatures(self) -> ArenaConfig:
+        seen = [m.signature for m in self.models]
+        dupes = sorted({s for s in seen if seen.count(s) > 1})
+        if dupes:
+            raise ValueError(f"duplicate model signature(s) {', '.join(dupes)}")
+        return self
+
+    # -- derived -------------------------------------------------------------------------------------------------
+    def path(self, value: str) -> Path:
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else PROJECT_DIR / p
+
+    def limits_for(self, model: ModelSettings) -> Limits:
+        try:
+            return Limits(**{**self.limits.model_dump(), **model.limits})
+        except ValidationError as exc:
+            raise ConfigError(f"models[{model.signature}].limits: {_first_error(exc)}") from None
+
+    def bounds_for(self, model: ModelSettings) -> SessionBounds:
+        try:
+            return SessionBounds(**{**self.session.model_dump(), **model.session})
+        except ValidationError as exc:
+            raise ConfigError(f"models[{model.signature}].session: {_first_error(exc)}") from None
+
+    def initial_cash_for(self, model: ModelSettings) -> float:
+        return model.initial_cash or self.run.initial_cash
+
+    def enabled_models(self, only: list[str] | None = None) -> list[ModelSettings]:
+        if only:
+            known = {m.signature: m for m in self.models}
+            unknown = [s for s in only if s not in known]
+            if unknown:
+                raise ConfigError(f"--models: unknown signature(s) {', '.join(unknown)}; known: {', '.join(known)}")
+            return [known[s] for s in only]
+        return [m for m in self.models if m.enabled]
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return f"unknown key '{where}' (check its spelling against configs/default_config.json)"
+    if err["type"] == "missing":
+        return f"missing key '{where}'"
+    msg = err["msg"].removeprefix("Value error, ")
+    value = err.get("input")
+    shown = f" (got {value!r})" if value is not None and not isinstance(value, dict | list) else ""
+    return f"{where}: {msg}{shown}" if where else msg
+
+
+def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None = None) -> ArenaConfig:
+    """Read and validate a config file; `overrides` patch the `run` section (from CLI options)."""
+    path = Path(path) if path else DEFAULT_CONFIG
+    if not path.exists():
+        raise ConfigError(f"config file {path} not found; pass --config PATH (see configs/default_config.json)")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the config must be a JSON object")
+    if overrides:
+        raw = {**raw, "run": {**raw.get("run", {}), **{k: v for k, v in overrides.items() if v is not None}}}
+    try:
+        return ArenaConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_first_error(exc)}") from None
+
+
+def check_api_keys(config: ArenaConfig, models: list[ModelSettings]) -> None:
+    """An enabled model whose API key variable is unset is an error before anything runs (the key is never shown)."""
+    for model in models:
+        if model.kind == "openai" and model.api_key_env and not os.environ.get(model.api_key_env):
+            raise ConfigError(
+                f"model {model.signature!r} needs an API key: set the environment variable {model.api_key_env} "
+                "or disable the model (\"enabled\": false)"
+            )

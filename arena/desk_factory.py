@@ -1,0 +1,79 @@
+"""Build the tools' world from config: market data, calendar and news once per process, a desk per session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from agent_tools.brokers.base import Broker
+from agent_tools.brokers.simulated import SimulatedBroker
+from agent_tools.context import SessionContext
+from agent_tools.fills import build_fee_model, build_fill_model
+from agent_tools.ledger import PositionLedger
+from agent_tools.market_calendar import MarketCalendar
+from agent_tools.market_data import MarketData, load_market_data
+from agent_tools.news import AlphaVantageNewsSource, LocalNewsSource, NewsSource, NoNews
+from agent_tools.point_in_time import MarketView, PriceView
+from agent_tools.risk import default_rules
+from agent_tools.trading_desk import TradingDesk
+from arena.config import ArenaConfig, ModelSettings
+
+
+@dataclass
+class Market:
+    """Loaded once per process and shared read-only by every session."""
+
+    data: MarketData
+    calendar: MarketCalendar
+    news: NewsSource
+
+
+def build_news(config: ArenaConfig) -> NewsSource:
+    if config.news.source == "local":
+        return LocalNewsSource(config.path(config.news.path))
+    if config.news.source == "alphavantage":
+        return AlphaVantageNewsSource(config.news.api_key_env, config.news.base_url)
+    return NoNews()
+
+
+def load_market(config: ArenaConfig) -> Market:
+    calendar = MarketCalendar()
+    hourly = config.path(config.data.hourly_prices) if config.data.hourly_prices else None
+    data = load_market_data(config.path(config.data.daily_prices), hourly, tuple(config.universe), calendar)
+    return Market(data, calendar, build_news(config))
+
+
+def session_context(config: ArenaConfig, model: ModelSettings, instant: datetime, out_dir: Path,
+                    mode: Literal["replay", "live"] = "replay", dry_run: bool = False) -> SessionContext:
+    return SessionContext(
+        signature=model.signature,
+        instant=instant,
+        mode=mode,
+        limits=config.limits_for(model),
+        out_dir=Path(out_dir),
+        initial_cash=Decimal(str(config.initial_cash_for(model))),
+        dry_run=dry_run,
+    )
+
+
+def build_desk(config: ArenaConfig, ctx: SessionContext, market: Market, view: PriceView | None = None,
+               broker: Broker | None = None, news: NewsSource | None = None) -> TradingDesk:
+    """One session's desk: the view, ledger, broker, rules and pricing models bound to an immutable context."""
+    view = view or MarketView(market.data, ctx.instant, market.calendar)
+    ledger = PositionLedger.for_signature(ctx.out_dir, ctx.signature, tuple(config.universe))
+    execution = config.execution
+    return TradingDesk(
+        ctx=ctx,
+        view=view,
+        ledger=ledger,
+        broker=broker or SimulatedBroker(),
+        news=news or market.news,
+        rules=default_rules(),
+        fill_model=build_fill_model(execution.slippage_bps),
+        fee_model=build_fee_model(execution.fee_model, execution.per_share, execution.fee_minimum, execution.fee_bps),
+        market_open=market.calendar.is_open(ctx.instant),
+        audit_path=ctx.log_dir / "audit.jsonl",
+    )
