@@ -52,6 +52,7 @@ class TradingDesk:
     start_position: tuple[Decimal, dict[str, Decimal]] = (Decimal("0"), {})
 
     def __post_init__(self) -> None:
+        check_chronology(self.ledger, self.ctx)
         self._ensure_initialized()
         self.trades_this_session = sum(
             1 for r in self.ledger.records
@@ -94,8 +95,8 @@ class TradingDesk:
         closes: dict[str, dict[date, float]] = {}
         for symbol in symbols:
             try:
-                bars = self.view.completed_daily_bars(symbol)  # type: ignore[attr-defined]
-            except (ViewError, AttributeError):
+                bars = self.view.completed_daily_bars(symbol)
+            except ViewError:
                 continue
             closes[symbol] = {b.day: b.close for b in bars}
         for day_text, (cash, holdings) in by_date.items():
@@ -314,19 +315,33 @@ class TradingDesk:
         return result
 
     def finish(self) -> dict | None:
-        """End of session: a session that left no record of its own writes AI-Trader's `no_trade` record."""
-        def build(state: LedgerState) -> dict | None:
-            if any(r.get("session_id") == self.ctx.session_id and r.get("this_action") for r in self.ledger.records):
-                return None
-            return {
-                "date": self.ctx.day.isoformat(),
-                "this_action": {"action": "no_trade", "symbol": "", "amount": 0},
-                "positions": self.ledger.positions_snapshot(state.cash, state.holdings),
-                "time": self._now(),
-                "session_id": self.ctx.session_id,
-            }
-        return self.ledger.append(build)
+        return record_no_trade(self.ledger, self.ctx)
 
 
-def today_iso(instant: datetime) -> str:
-    return instant.astimezone(MARKET_TZ).date().isoformat()
+def session_records(ledger: PositionLedger, session_id: str) -> list[dict]:
+    return [r for r in ledger.records if r.get("session_id") == session_id and r.get("this_action")]
+
+
+def record_no_trade(ledger: PositionLedger, ctx: SessionContext) -> dict | None:
+    """End of session: a session that left no record of its own writes AI-Trader's `no_trade` record."""
+    def build(state: LedgerState) -> dict | None:
+        if session_records(ledger, ctx.session_id):
+            return None
+        return {
+            "date": ctx.day.isoformat(),
+            "this_action": {"action": "no_trade", "symbol": "", "amount": 0},
+            "positions": ledger.positions_snapshot(state.cash, state.holdings),
+            "time": ctx.instant.astimezone(MARKET_TZ).isoformat(),
+            "session_id": ctx.session_id,
+        }
+    return ledger.append(build)
+
+
+def check_chronology(ledger: PositionLedger, ctx: SessionContext) -> None:
+    """A replay only moves forward: a session dated before the ledger's last record would rewrite history."""
+    last = ledger.state.last_date
+    if last is not None and last > ctx.day.isoformat():
+        raise ToolInputError(
+            f"{ledger.path}: the ledger already has records for {last}, after this session's date {ctx.day}; "
+            "use --fresh or another --out folder to replay earlier dates"
+        )

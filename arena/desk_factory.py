@@ -60,10 +60,11 @@ def session_context(config: ArenaConfig, model: ModelSettings, instant: datetime
 
 
 def build_desk(config: ArenaConfig, ctx: SessionContext, market: Market, view: PriceView | None = None,
-               broker: Broker | None = None, news: NewsSource | None = None) -> TradingDesk:
+               broker: Broker | None = None, news: NewsSource | None = None,
+               ledger: PositionLedger | None = None) -> TradingDesk:
     """One session's desk: the view, ledger, broker, rules and pricing models bound to an immutable context."""
     view = view or MarketView(market.data, ctx.instant, market.calendar)
-    ledger = PositionLedger.for_signature(ctx.out_dir, ctx.signature, tuple(config.universe))
+    ledger = ledger or PositionLedger.for_signature(ctx.out_dir, ctx.signature, tuple(config.universe))
     execution = config.execution
     return TradingDesk(
         ctx=ctx,

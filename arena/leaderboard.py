@@ -1,0 +1,53 @@
+"""The short leaderboard printed at the end of a run: final value marked at the last close, and return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from agent_tools.ledger import LedgerError, read_ledger
+from agent_tools.market_data import MarketData
+
+
+@dataclass(frozen=True)
+class Standing:
+    signature: str
+    final_value: float
+    initial_value: float
+    baseline: bool
+
+    @property
+    def total_return(self) -> float:
+        return self.final_value / self.initial_value - 1 if self.initial_value else 0.0
+
+
+def close_on_or_before(data: MarketData, symbol: str, day: date) -> float | None:
+    series = data.daily.get(symbol)
+    if series is None:
+        return None
+    import bisect
+
+    i = bisect.bisect_right(series.days, day) - 1
+    return series.bars[i].close if i >= 0 else None
+
+
+def standings(out_dir: Path, signatures: list[str], data: MarketData, day: date, baselines: set[str]) -> list[Standing]:
+    rows = []
+    for signature in signatures:
+        path = out_dir / signature / "position" / "position.jsonl"
+        try:
+            ledger = read_ledger(path)
+        except LedgerError:
+            continue
+        if not ledger.records:
+            continue
+        first = ledger.records[0]["positions"]
+        initial = float(first.get("CASH", 0))
+        state = ledger.state
+        value = state.cash + sum(
+            (q * Decimal(str(close_on_or_before(data, s, day) or 0)) for s, q in state.holdings.items()), Decimal("0")
+        )
+        rows.append(Standing(signature, float(value), initial, signature in baselines))
+    return sorted(rows, key=lambda r: r.total_return, reverse=True)

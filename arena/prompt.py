@@ -1,0 +1,106 @@
+"""The session prompt: a stable prefix (rules, costs, limits) that providers can cache, then today's facts.
+
+Tokens cost money, so the market summary is compact: a few closes for QQQ and the holdings, and the universe's
+biggest movers; the model asks the tools for anything else.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from agent_tools.context import SessionContext
+from agent_tools.ledger import LedgerState
+from agent_tools.market_calendar import MARKET_TZ
+from agent_tools.point_in_time import PriceView, ViewError
+from arena.models.base import FINISH_SIGNAL
+
+STATIC_RULES = """You are a disciplined portfolio manager trading US stocks (the NASDAQ-100 and QQQ) for one account.
+You act only through the tools: get_price, get_history, get_portfolio, search_news, buy, sell.
+Rules of this market:
+- You see only what was known at the current time: no later prices, no later news.
+- Orders fill at the current price (for a daily session, today's open) plus slippage, and pay a commission.
+- Long only: no short selling, no margin. Risk limits are checked before every order; a rejected order says
+  what would be allowed.
+- Think about risk and costs: every trade pays fees; doing nothing is a valid decision.
+When you are done for this session, reply with one sentence summarising what you did and why, followed by {finish}.
+"""
+
+
+def system_prompt(ctx: SessionContext, execution_note: str) -> str:
+    """Identical for every session of a model (no dates in it), so the provider can cache it."""
+    limits = ctx.limits
+    lines = [STATIC_RULES.format(finish=FINISH_SIGNAL).strip(), "", f"Costs: {execution_note}.", "Limits:"]
+    lines.append(f"- quantities: {'fractional shares allowed (4 decimals)' if limits.fractional else 'whole shares only'}")
+    if limits.max_position_weight is not None:
+        lines.append(f"- one symbol may be at most {limits.max_position_weight:.0%} of the account after a buy")
+    if limits.max_order_value is not None:
+        lines.append(f"- one order may be worth at most ${limits.max_order_value:,.0f}")
+    if limits.max_trades_per_session is not None:
+        lines.append(f"- at most {limits.max_trades_per_session} trades per session")
+    if limits.max_drawdown is not None:
+        lines.append(f"- beyond a {limits.max_drawdown:.0%} drawdown from peak equity, only sells are accepted")
+    return "\n".join(lines)
+
+
+def _closes(view: PriceView, symbol: str, days: int) -> list[float]:
+    try:
+        return [b.close for b in view.completed_daily_bars(symbol)[-days:]]
+    except ViewError:
+        return []
+
+
+def market_summary(view: PriceView, state: LedgerState, history_days: int, movers: int = 5) -> str:
+    """Cash, holdings and a compact market picture at the view's instant."""
+    lines: list[str] = []
+    total = state.cash
+    held_lines = []
+    for symbol, qty in sorted(state.holdings.items()):
+        try:
+            price = Decimal(str(view.quote(symbol).price))
+        except ViewError:
+            held_lines.append(f"  {symbol}: {qty} (no price now)")
+            continue
+        value = qty * price
+        total += value
+        held_lines.append(f"  {symbol}: {qty} x ${price} = ${value:,.2f}")
+    lines.append(f"Cash: ${state.cash:,.2f}. Total value: ${total:,.2f}.")
+    lines.append("Holdings:" if held_lines else "Holdings: none.")
+    lines.extend(held_lines)
+
+    watch = ["QQQ", *sorted(state.holdings)]
+    lines.append(f"Recent closes (last {history_days} sessions) and the latest price:")
+    for symbol in dict.fromkeys(watch):
+        closes = _closes(view, symbol, history_days)
+        try:
+            quote = view.quote(symbol)
+            now = f" | now {quote.price} ({quote.basis})"
+        except ViewError:
+            now = ""
+        if closes:
+            lines.append(f"  {symbol}: {' '.join(f'{c:g}' for c in closes)}{now}")
+
+    changes = []
+    for symbol in view.universe:
+        closes = _closes(view, symbol, history_days + 1)
+        if len(closes) >= 2 and closes[0] > 0:
+            changes.append((closes[-1] / closes[0] - 1, symbol))
+    if changes:
+        changes.sort()
+        best = ", ".join(f"{s} {c:+.1%}" for c, s in reversed(changes[-movers:]))
+        worst = ", ".join(f"{s} {c:+.1%}" for c, s in changes[:movers])
+        lines.append(f"Biggest moves over {history_days} sessions: up {best}; down {worst}.")
+    return "\n".join(lines)
+
+
+def opening_messages(ctx: SessionContext, view: PriceView, state: LedgerState, execution_note: str,
+                     history_days: int) -> list[dict]:
+    when = ctx.instant.astimezone(MARKET_TZ)
+    today = (
+        f"Now: {when:%A %Y-%m-%d %H:%M %Z} ({ctx.mode} session).\n"
+        f"{market_summary(view, state, history_days)}\n"
+        "Use the tools to research and trade, then finish."
+    )
+    return [
+        {"role": "system", "content": system_prompt(ctx, execution_note)},
+        {"role": "user", "content": today},
+    ]

@@ -1,0 +1,88 @@
+"""Session outputs: `<out>/<sig>/log/<date>/log.jsonl` (every message, tool call and result with latency) and
+`<out>/<sig>/sessions.jsonl` (one line per session). Secrets are redacted before anything is written."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+SESSIONS_FILE = "sessions.jsonl"
+
+
+class Redactor:
+    """Replaces every known secret value (API keys read from the environment) with '***'."""
+
+    def __init__(self, secrets: list[str] | None = None):
+        self.secrets = sorted({s for s in (secrets or []) if s and len(s) >= 4}, key=len, reverse=True)
+
+    @classmethod
+    def from_env(cls, names: list[str]) -> Redactor:
+        return cls([os.environ.get(n, "") for n in names if n])
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+class SessionLog:
+    """Append-only JSONL of one session's events; buffered, flushed when the session ends."""
+
+    def __init__(self, path: Path, redact: Redactor | None = None):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.redact = redact or Redactor()
+        self._handle = self.path.open("a", encoding="utf-8")
+
+    def event(self, kind: str, **fields: Any) -> None:
+        record = {"t": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "type": kind, **fields}
+        self._handle.write(self.redact(json.dumps(record, default=str, ensure_ascii=False)) + "\n")
+
+    def close(self) -> None:
+        if not self._handle.closed:
+            self._handle.flush()
+            self._handle.close()
+
+
+def append_session_record(model_dir: Path, record: dict, redact: Redactor | None = None) -> None:
+    """One line per session in sessions.jsonl, fsync'd: this line is what marks a session as done."""
+    path = Path(model_dir) / SESSIONS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(record, default=str, ensure_ascii=False)
+    if redact is not None:
+        line = redact(line)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_session_records(model_dir: Path) -> list[dict]:
+    """Every session line in order; a torn last line (crash mid-write) is ignored: that session simply reruns."""
+    path = Path(model_dir) / SESSIONS_FILE
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and "session_id" in record:
+            out.append(record)
+    return out
+
+
+def latest_by_session(records: list[dict]) -> dict[str, dict]:
+    """The last line per session id wins (a retried failed session appends a newer line)."""
+    return {r["session_id"]: r for r in records}
+
+
+def monotonic_ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)

@@ -1,0 +1,164 @@
+"""TradeArena command line: `run` (replay), `report`, `live` (the 10:00 ET cron job), `serve-tools`, `repair-ledger`."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from agent_tools.ledger import LedgerError
+from agent_tools.market_calendar import CalendarError, parse_day, parse_instant
+from agent_tools.market_data import MarketDataError
+from agent_tools.news import NewsError
+from agent_tools.trading_desk import ToolInputError
+from arena.config import ArenaConfig, ConfigError, load_config
+from arena.models.base import ModelError
+
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError, MarketDataError, LedgerError, CalendarError, NewsError, ToolInputError, ModelError,
+)
+
+
+def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Expected failures print one line and exit 2; never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except EXPECTED_ERRORS as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted: finished sessions are kept; rerun to resume", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def quiet_logging() -> None:
+    """Libraries (mcp, httpx, openai) log at INFO by default; keep the console for our own output."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("mcp", "httpx", "httpx2", "openai", "alpaca"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def out_dir_for(config: ArenaConfig, out: str | None) -> Path:
+    return Path(out).resolve() if out else config.path(config.run.out_dir)
+
+
+def parse_models(models: str | None) -> list[str] | None:
+    return [m.strip() for m in models.split(",") if m.strip()] if models else None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Put LLM trading agents on a real market, fairly: point-in-time replays and live sessions over MCP tools."""
+    quiet_logging()
+
+
+@cli.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file (default configs/default_config.json).")
+@click.option("--start", help="First trading day, YYYY-MM-DD (default run.start).")
+@click.option("--end", help="Last trading day, YYYY-MM-DD (default run.end).")
+@click.option("--models", help="Comma-separated signatures to run (default: every enabled model).")
+@click.option("--parallel", type=click.IntRange(1, 64), help="Models run at once (default run.parallel).")
+@click.option("--out", help="Output folder (default run.out_dir).")
+@click.option("--fresh", is_flag=True, help="Move old output aside (to <out>.old-<time>) and start over.")
+@friendly_errors
+def run(config_path: str | None, start: str | None, end: str | None, models: str | None, parallel: int | None,
+        out: str | None, fresh: bool) -> None:
+    """Replay trading days for every enabled model; rerun to resume where it stopped."""
+    from arena.config import check_api_keys
+    from arena.desk_factory import load_market
+    from arena.progress import run_with_progress
+    from arena.run_loop import move_aside
+
+    config = load_config(config_path)
+    first = parse_day(start) if start else config.run.start
+    last = parse_day(end) if end else config.run.end
+    if last < first:
+        raise ConfigError(f"--end {last} is before --start {first}")
+    chosen = config.enabled_models(parse_models(models))
+    if not chosen:
+        raise ConfigError("no enabled models: set \"enabled\": true on a model or pass --models")
+    check_api_keys(config, chosen)
+    out_dir = out_dir_for(config, out)
+    if fresh:
+        moved = move_aside(out_dir)
+        if moved:
+            click.echo(f"old output moved to {moved}")
+    market = load_market(config)
+    code = run_with_progress(config, market, chosen, out_dir, first, last, parallel or config.run.parallel)
+    sys.exit(code)
+
+
+@cli.command("serve-tools")
+@click.option("--signature", required=True, help="The model's signature (its ledger folder).")
+@click.option("--at", "at", help="The simulated instant, ISO 8601 (New York time when no offset).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--out", help="Output folder (default run.out_dir).")
+@click.option("--live", is_flag=True, help="Real time: the instant is now and prices come from the live market data.")
+@friendly_errors
+def serve_tools(signature: str, at: str | None, config_path: str | None, out: str | None, live: bool) -> None:
+    """Serve the trading tools over MCP stdio, bound to one account and one instant."""
+    from arena.serve import serve_stdio
+
+    config = load_config(config_path)
+    if live and at:
+        raise ConfigError("--live uses the current time; drop --at")
+    if not live and not at:
+        raise ConfigError("give the simulated instant with --at, e.g. --at 2025-10-02T10:00-04:00 (or --live)")
+    serve_stdio(config, signature, parse_instant(at) if at else None, out_dir_for(config, out), live=live)
+
+
+@cli.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--out", help="Run folder to report on (default run.out_dir).")
+@click.option("--runs", "runs", multiple=True, help="More run folders (ours or AI-Trader's) to compare; repeatable.")
+@click.option("--start", help="First day of the comparison, YYYY-MM-DD.")
+@click.option("--end", help="Last day of the comparison, YYYY-MM-DD.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "html"]), default="table", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+@friendly_errors
+def report(config_path: str | None, out: str | None, runs: tuple[str, ...], start: str | None, end: str | None,
+           fmt: str, output: str | None) -> None:
+    """Leaderboard with risk-adjusted metrics against benchmarks; table, csv, json or a self-contained HTML file."""
+    from reports.cli import run_report
+
+    config = load_config(config_path)
+    run_report(config, out_dir_for(config, out), [Path(r) for r in runs], parse_day(start) if start else None,
+               parse_day(end) if end else None, fmt, Path(output) if output else None)
+
+
+@cli.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--out", help="Output folder (default run.out_dir).")
+@click.option("--now", "now", help="Pin the clock (ISO 8601) for tests and drills.")
+@click.option("--dry-run", is_flag=True, help="Run sessions without sending orders.")
+@click.option("--models", help="Comma-separated signatures (default: every enabled model).")
+@friendly_errors
+def live(config_path: str | None, out: str | None, now: str | None, dry_run: bool, models: str | None) -> None:
+    """One live session per enabled model for this trigger (cron: weekdays 10:00 New York time)."""
+    from arena.live import run_live
+
+    sys.exit(run_live(config_path, out, parse_instant(now) if now else None, dry_run, parse_models(models)))
+
+
+@cli.command("repair-ledger")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@friendly_errors
+def repair_ledger(path: str) -> None:
+    """Move a torn last line (left by a crash) out of a ledger into <ledger>.torn."""
+    from agent_tools.ledger import repair_torn_tail
+
+    click.echo(repair_torn_tail(Path(path)))
+
+
+if __name__ == "__main__":
+    cli()
