@@ -161,7 +161,7 @@ class Session:
             t0 = time.perf_counter()
             try:
                 turn: ModelTurn = await asyncio.wait_for(self.backend.complete(messages, tools), timeout=remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.event("timeout", step=result.steps, waited_ms=monotonic_ms(t0))
                 return "timeout"
             result.prompt_tokens += turn.usage.prompt_tokens

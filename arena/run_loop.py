@@ -25,7 +25,6 @@ from agent_tools.ledger import PositionLedger
 from agent_tools.market_calendar import at_market_time
 from agent_tools.point_in_time import MarketView, PriceView
 from agent_tools.server import build_tool_server
-from base_agent import Session, SessionResult
 from arena.config import ArenaConfig, ConfigError, ModelSettings
 from arena.desk_factory import Market, build_desk, session_context
 from arena.models.base import ModelBackend
@@ -33,6 +32,7 @@ from arena.models.baselines import build_baseline
 from arena.models.openai_chat import OpenAIChatModel
 from arena.models.scripted import ScriptedModel
 from arena.session_log import Redactor, latest_by_session, read_session_records
+from base_agent import Session, SessionResult
 
 
 def secret_env_names(config: ArenaConfig) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ class SessionLog:
         self._handle = self.path.open("a", encoding="utf-8")
 
     def event(self, kind: str, **fields: Any) -> None:
-        record = {"t": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "type": kind, **fields}
+        record = {"t": datetime.now(UTC).isoformat(timespec="milliseconds"), "type": kind, **fields}
         self._handle.write(self.redact(json.dumps(record, default=str, ensure_ascii=False)) + "\n")
 
     def close(self) -> None:

@@ -21,11 +21,9 @@ PRICE_CHUNK = 30
 
 
 def _tool_results(messages: list[dict]) -> dict[str, dict]:
-    """The JSON results of the tool calls answered since the last assistant turn, by tool-call id."""
+    """Every JSON tool result of the session so far, by tool-call id (ids carry the step they belong to)."""
     out: dict[str, dict] = {}
-    for message in reversed(messages):
-        if message["role"] == "assistant":
-            break
+    for message in messages:
         if message["role"] == "tool":
             try:
                 out[message["tool_call_id"]] = json.loads(message["content"])
@@ -63,34 +61,36 @@ class Baseline:
 
     # -- the turn machine --------------------------------------------------------------------------------------
     async def complete(self, messages: list[dict], tools: list[dict]) -> ModelTurn:
+        """Step 0 reads the portfolio; step 1 researches (only on a rebalance day); step 2 trades; then finish."""
         step = sum(1 for m in messages if m["role"] == "assistant")
+        results = _tool_results(messages)
         if step == 0:
-            calls = [("get_portfolio", {})]
-            symbols = self.symbols_to_price()
-            calls += [("get_price", {"symbols": symbols[i:i + PRICE_CHUNK]}) for i in range(0, len(symbols), PRICE_CHUNK)]
-            calls += self.research_calls()
-            return ModelTurn(None, [ToolCall(f"b0_{i}", n, json.dumps(a)) for i, (n, a) in enumerate(calls)])
+            return ModelTurn(None, [ToolCall("b0_0", "get_portfolio", "{}")])
+        portfolio = results.get("b0_0", {})
         if step == 1:
-            results = _tool_results(messages)
-            orders = self._orders(results)
+            if "start_of_session" not in portfolio:
+                return ModelTurn(f"{self.strategy}: portfolio unavailable, not trading. {FINISH_SIGNAL}")
+            today = date.fromisoformat(portfolio["time"][:10])
+            if not self.rebalance_today(today, bool(portfolio["start_of_session"]["holdings"])):
+                return ModelTurn(f"{self.strategy}: not a rebalance day. {FINISH_SIGNAL}")
+            symbols = self.symbols_to_price()
+            calls = [("get_price", {"symbols": symbols[i:i + PRICE_CHUNK]}) for i in range(0, len(symbols), PRICE_CHUNK)]
+            calls += self.research_calls()
+            return ModelTurn(None, [ToolCall(f"b1_{i}", n, json.dumps(a)) for i, (n, a) in enumerate(calls)])
+        if step == 2:
+            orders = self._orders(portfolio, {k: v for k, v in results.items() if k.startswith("b1_")})
             if not orders:
-                return ModelTurn(f"{self.strategy}: nothing to trade today. {FINISH_SIGNAL}")
-            calls = [ToolCall(f"b1_{i}", side, json.dumps({"symbol": s, "amount": q, "reason": why}))
+                return ModelTurn(f"{self.strategy}: on target, nothing to trade. {FINISH_SIGNAL}")
+            calls = [ToolCall(f"b2_{i}", side, json.dumps({"symbol": s, "amount": q, "reason": why}))
                      for i, (side, s, q, why) in enumerate(orders)]
             return ModelTurn(f"{self.strategy}: sending {len(calls)} orders.", calls)
-        rejected = sum(1 for r in _tool_results(messages).values() if "error" in r)
+        rejected = sum(1 for k, r in results.items() if k.startswith("b2_") and "error" in r)
         note = f" ({rejected} orders rejected)" if rejected else ""
         return ModelTurn(f"{self.strategy}: rebalanced{note}. {FINISH_SIGNAL}")
 
-    def _orders(self, results: dict[str, dict]) -> list[tuple[str, str, float, str]]:
-        portfolio = results.get("b0_0", {})
-        if "start_of_session" not in portfolio:
-            return []
-        today = date.fromisoformat(portfolio["time"][:10])
+    def _orders(self, portfolio: dict, results: dict[str, dict]) -> list[tuple[str, str, float, str]]:
         start = portfolio["start_of_session"]
         start_holdings = {s: Decimal(str(q)) for s, q in start["holdings"].items()}
-        if not self.rebalance_today(today, bool(start_holdings)):
-            return []
         prices: dict[str, Decimal] = {}
         for result in results.values():
             for symbol, row in (result.get("prices") or {}).items():

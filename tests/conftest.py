@@ -1,0 +1,62 @@
+"""Shared fixtures: the default config, the bundled market (loaded once), and config files made per test."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from arena.config import DEFAULT_CONFIG, ArenaConfig, load_config
+from arena.desk_factory import Market, load_market
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def default_config() -> ArenaConfig:
+    return load_config(DEFAULT_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def market(default_config: ArenaConfig) -> Market:
+    return load_market(default_config)
+
+
+def default_config_dict() -> dict[str, Any]:
+    return json.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def write_config(tmp_path: Path):
+    """Write a config file from the default one with top-level sections patched; returns its path."""
+
+    def write(name: str = "config.json", **sections: Any) -> Path:
+        raw = default_config_dict()
+        for key, value in sections.items():
+            if isinstance(value, dict) and isinstance(raw.get(key), dict):
+                raw[key] = {**raw[key], **value}
+            else:
+                raw[key] = value
+        path = tmp_path / name
+        path.write_text(json.dumps(raw, indent=2), encoding="utf-8")
+        return path
+
+    return write
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Environment for running main.py in a child process: the project importable, no proxies."""
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env["PYTHONPATH"] = str(PROJECT_DIR)
+    env.update(extra)
+    return env
