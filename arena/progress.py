@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -15,6 +16,7 @@ from arena.config import ArenaConfig, ModelSettings
 from arena.desk_factory import Market
 from arena.leaderboard import standings
 from arena.run_loop import ModelProgress, run_replay
+from arena.session_log import latest_by_session, read_session_records
 
 
 def run_with_progress(config: ArenaConfig, market: Market, models: list[ModelSettings], out_dir: Path,
@@ -35,7 +37,7 @@ def run_with_progress(config: ArenaConfig, market: Market, models: list[ModelSet
 
         results = asyncio.run(run_replay(config, market, models, out_dir, start, end, parallel, update))
 
-    out = Console()
+    out = Console() if sys.stdout.isatty() else Console(width=130)
     sessions = sum(len(p.results) for p in results)
     skipped = sum(p.skipped for p in results)
     failures = [p for p in results if p.failures]
@@ -45,11 +47,16 @@ def run_with_progress(config: ArenaConfig, market: Market, models: list[ModelSet
         out.print(f"[yellow]{p.signature}: {p.failures} failed session(s); last error: {p.last_error}[/yellow]")
     baselines = {m.signature for m in models if m.kind in ("baseline", "scripted")}
     table = Table(title=f"Leaderboard {start} .. {end} (marked at the close of {end})")
-    for column in ("#", "model", "final value", "return"):
+    for column in ("#", "model", "final value", "return", "trades", "tokens", "cost"):
         table.add_column(column, justify="right" if column != "model" else "left")
     for rank, row in enumerate(standings(out_dir, [m.signature for m in models], market.data, end, baselines), 1):
         label = f"{row.signature}{' (baseline)' if row.baseline else ''}"
-        table.add_row(str(rank), label, f"${row.final_value:,.2f}", f"{row.total_return:+.2%}")
+        sessions = latest_by_session(read_session_records(out_dir / row.signature)).values()
+        trades = sum(s.get("trades", 0) for s in sessions)
+        tokens = sum(s.get("prompt_tokens", 0) + s.get("completion_tokens", 0) for s in sessions)
+        cost = sum(s.get("cost", 0.0) for s in sessions)
+        table.add_row(str(rank), label, f"${row.final_value:,.2f}", f"{row.total_return:+.2%}", str(trades),
+                      f"{tokens:,}", f"${cost:,.4f}")
     out.print(table)
     out.print("Full report: python main.py report (add --format html --output report.html)")
     stopped = config.run.on_session_failure == "stop" and failures
