@@ -6,6 +6,7 @@ from decimal import Decimal, InvalidOperation
 from agent_tools.risk.base import OrderContext, Rejection
 
 MAX_DECIMALS = 4
+MAX_AMOUNT = Decimal("1e15")  # far beyond any account; keeps Decimal arithmetic (28 digits) exact in later rules
 
 
 class PositiveAmount:
@@ -27,6 +28,8 @@ class PositiveAmount:
             return Rejection(self.name, f"amount must be {kind}, got {raw!r}")
         if value <= 0:
             return Rejection(self.name, f"amount must be {kind}, got {raw!r}")
+        if value > MAX_AMOUNT:
+            return Rejection(self.name, f"amount {raw!r} is too large: at most {MAX_AMOUNT:,.0f} shares per order")
         if not order.limits.fractional and value != value.to_integral_value():
             whole = int(value)
             hint = f"; try {whole}" if whole > 0 else ""
