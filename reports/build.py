@@ -1,0 +1,264 @@
+"""Assemble one report: load the runs, pick the comparison window, mark every model and benchmark, compute metrics.
+
+Every model is compared on the same trading days: the range all of them cover (said in a note when their ranges
+differ), narrowed by --start/--end. Benchmarks are built on exactly those days. The result is plain data that the
+text, charts and HTML renderers share, so every format shows the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from agent_tools.market_calendar import MarketCalendar
+from agent_tools.market_data import load_market_data
+from arena.config import ArenaConfig
+from reports import ReportError
+from reports.benchmarks import equal_weight_universe, qqq_buy_and_hold
+from reports.equity import Curve, Marker, Trade, base_day_before, ledger_trades, model_curve
+from reports.logs import trade_reasons
+from reports.metrics import (
+    Conventions,
+    Performance,
+    WinRate,
+    average_exposure,
+    performance,
+    turnover,
+    win_rate,
+)
+from reports.notes import Notes
+from reports.runs import ModelRun, load_runs
+
+ROW_KEYS = (
+    "rank", "signature", "label", "benchmark", "baseline", "source", "model", "run", "start", "end", "trading_days",
+    "initial_value", "final_value", "cumulative_return", "annualized_return", "volatility", "sharpe", "sortino",
+    "max_drawdown", "max_drawdown_peak", "max_drawdown_trough", "calmar", "trades", "turnover", "fees", "win_rate",
+    "closed_trades", "average_exposure", "sessions", "failed_sessions", "prompt_tokens", "completion_tokens",
+    "cached_tokens", "cost", "cost_per_day", "periods_per_year", "risk_free_rate",
+)
+
+
+@dataclass
+class Entry:
+    """One leaderboard line (a model or a benchmark) with everything the renderers show."""
+
+    label: str
+    signature: str
+    source: str
+    baseline: bool
+    benchmark: bool
+    curve: Curve
+    perf: Performance
+    description: str = ""
+    model: str | None = None
+    run_dir: Path | None = None
+    own_range: tuple[date, date] | None = None
+    trades: list[Trade] = field(default_factory=list)
+    sessions: list[dict] = field(default_factory=list)
+    win: WinRate | None = None
+    turnover: float | None = None
+    exposure: float | None = None
+    rank: int | None = None
+
+    @property
+    def has_sessions(self) -> bool:
+        return self.source == "tradearena"
+
+    def session_total(self, key: str) -> int | float | None:
+        if not self.has_sessions:
+            return None
+        return sum(s.get(key) or 0 for s in self.sessions)
+
+
+@dataclass
+class Report:
+    entries: list[Entry]
+    start: date
+    end: date
+    base_day: date
+    trading_days: int
+    conventions: Conventions
+    notes: list[str]
+    folders: list[Path]
+    prices: Path
+    generated: str
+
+    @property
+    def models(self) -> list[Entry]:
+        return [e for e in self.entries if not e.benchmark]
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [row(e, self) for e in self.entries]
+
+
+def _round(value: float | None, digits: int = 8) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def row(entry: Entry, report: Report) -> dict[str, Any]:
+    """The stable JSON/CSV object for one entry: every key always present, null where it does not apply."""
+    perf, days = entry.perf, report.trading_days
+    cost = entry.session_total("cost")
+    model_only = not entry.benchmark
+    values: dict[str, Any] = {
+        "rank": entry.rank,
+        "signature": entry.signature,
+        "label": entry.label,
+        "benchmark": entry.benchmark,
+        "baseline": entry.baseline,
+        "source": entry.source,
+        "model": entry.model,
+        "run": str(entry.run_dir) if entry.run_dir else None,
+        "start": report.start.isoformat(),
+        "end": report.end.isoformat(),
+        "trading_days": days,
+        "initial_value": _round(perf.initial_value, 4),
+        "final_value": _round(perf.final_value, 4),
+        "cumulative_return": _round(perf.cumulative_return),
+        "annualized_return": _round(perf.annualized_return),
+        "volatility": _round(perf.volatility),
+        "sharpe": _round(perf.sharpe),
+        "sortino": _round(perf.sortino),
+        "max_drawdown": _round(perf.drawdown.depth),
+        "max_drawdown_peak": perf.drawdown.peak.isoformat() if perf.drawdown.peak else None,
+        "max_drawdown_trough": perf.drawdown.trough.isoformat() if perf.drawdown.trough else None,
+        "calmar": _round(perf.calmar),
+        "trades": len(entry.trades) if model_only else None,
+        "turnover": _round(entry.turnover) if model_only else None,
+        "fees": _round(sum(t.fee for t in entry.trades), 4) if model_only else None,
+        "win_rate": _round(entry.win.rate) if entry.win else None,
+        "closed_trades": entry.win.closed if entry.win else None,
+        "average_exposure": _round(entry.exposure),
+        "sessions": len(entry.sessions) if entry.has_sessions else None,
+        "failed_sessions": sum(s.get("status") == "failed" for s in entry.sessions) if entry.has_sessions else None,
+        "prompt_tokens": entry.session_total("prompt_tokens"),
+        "completion_tokens": entry.session_total("completion_tokens"),
+        "cached_tokens": entry.session_total("cached_tokens"),
+        "cost": _round(cost),
+        "cost_per_day": _round(cost / days) if cost is not None and days else None,
+        "periods_per_year": report.conventions.periods_per_year,
+        "risk_free_rate": report.conventions.risk_free_rate,
+    }
+    return {k: values[k] for k in ROW_KEYS}
+
+
+def _price_file_note(run: ModelRun, config: ArenaConfig, notes: Notes) -> None:
+    """Say so when a run was made with other prices than the ones it is valued with here."""
+    try:
+        saved = json.loads((run.run_dir / "run_config.json").read_text(encoding="utf-8"))
+        used = saved["data"]["daily_prices"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if config.path(used) != config.path(config.data.daily_prices):
+        notes.add(f"{run.run_dir} was run with prices from {used}; it is valued here with {config.data.daily_prices}",
+                  key=f"prices:{run.run_dir}")
+
+
+def choose_window(runs: list[ModelRun], trading_days: list[date], start: date | None, end: date | None,
+                  notes: Notes) -> list[date]:
+    """The trading days every model covers, narrowed by --start/--end; notes say what was cut and why."""
+    if start and end and end < start:
+        raise ReportError(f"--end {end} is before --start {start}")
+    last_price = trading_days[-1]
+    ranges = {r.label: (r.first_day, min(r.last_day, last_price)) for r in runs}
+    common_start = max(first for first, _ in ranges.values())
+    common_end = min(last for _, last in ranges.values())
+    if len(set(ranges.values())) > 1:
+        listed = "; ".join(f"{label} {a}..{b}" for label, (a, b) in ranges.items())
+        notes.add(f"the runs cover different dates ({listed}); every model and benchmark is compared on the common "
+                  f"range {common_start}..{common_end}", key="common-range")
+    if common_start > common_end:
+        raise ReportError(f"the runs share no trading day ({'; '.join(f'{k} {a}..{b}' for k, (a, b) in ranges.items())}); "
+                          "report them separately or narrow --runs")
+    first, last = common_start, common_end
+    if start is not None:
+        if start < common_start:
+            notes.add(f"--start {start} is before the first day every model covers; starting at {common_start}")
+        first = max(start, common_start)
+    if end is not None:
+        if end > common_end:
+            notes.add(f"--end {end} is after the last day every model covers; ending at {common_end}")
+        last = min(end, common_end)
+    if first > last:
+        asked = f"--start {start}" if start is not None and start > common_end else f"--end {end}"
+        raise ReportError(f"{asked} leaves no day that every model covers; pick dates within "
+                          f"{common_start}..{common_end}")
+    days = [d for d in trading_days if first <= d <= last]
+    if not days:
+        raise ReportError(f"no trading day with prices in {first}..{last}; pick dates inside the price file's range "
+                          f"{trading_days[0]}..{last_price}")
+    return days
+
+
+def model_entry(run: ModelRun, curve: Curve, window: list[date], base_day: date, marker: Marker,
+                conventions: Conventions) -> Entry:
+    first, last = window[0], window[-1]
+    reasons = trade_reasons(run.folder) if run.source == "tradearena" else {}
+    all_trades = [t if t.reason or t.ledger_id not in reasons else _with_reason(t, reasons[t.ledger_id])
+                  for t in ledger_trades(run, marker)]
+    trades = [t for t in all_trades if first <= t.day <= last]
+    part = curve.window(base_day, last)
+    sessions = [s for s in run.sessions if first.isoformat() <= str(s.get("date", ""))[:10] <= last.isoformat()]
+    return Entry(
+        label=run.label, signature=run.signature, source=run.source, baseline=run.baseline, benchmark=False,
+        curve=part, perf=performance(part.equity, conventions), model=run.model, run_dir=run.run_dir,
+        own_range=(run.first_day, run.last_day), trades=trades, sessions=sessions,
+        win=win_rate(all_trades, {t.ledger_id for t in trades if t.side == "sell"}),
+        turnover=turnover(trades, part.equity), exposure=average_exposure(part.exposure),
+    )
+
+
+def _with_reason(trade: Trade, reason: str) -> Trade:
+    from dataclasses import replace
+
+    return replace(trade, reason=reason)
+
+
+def build_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: date | None, end: date | None) -> Report:
+    """Everything the report shows, computed once."""
+    notes = Notes()
+    conventions = Conventions(config.report.periods_per_year, config.report.risk_free_rate)
+    model_runs = load_runs(Path(out_dir), [Path(r) for r in runs], notes)
+    calendar = MarketCalendar()
+    prices = config.path(config.data.daily_prices)
+    data = load_market_data(prices, None, tuple(config.universe), calendar)
+    trading_days = data.trading_days()
+    marker = Marker(data, notes)
+
+    usable = []
+    for run in model_runs:
+        _price_file_note(run, config, notes)
+        if run.first_day > trading_days[-1] or run.last_day < trading_days[0]:
+            notes.add(f"skipped {run.label}: it ran {run.first_day}..{run.last_day}, outside the price file's "
+                      f"{trading_days[0]}..{trading_days[-1]}")
+            continue
+        usable.append(run)
+    if not usable:
+        raise ReportError(f"no run overlaps the prices in {prices} ({trading_days[0]}..{trading_days[-1]})")
+
+    window = choose_window(usable, trading_days, start, end, notes)
+    if len(window) < conventions.periods_per_year // 4:
+        notes.add(f"the window is {len(window)} trading days: annualized return, volatility, Sharpe, Sortino and "
+                  "Calmar extrapolate it to a year, so read them as rough indications", key="short-window")
+    base_day = base_day_before(window[0], trading_days, calendar)
+    entries = [model_entry(r, model_curve(r, trading_days, marker, calendar), window, base_day, marker, conventions)
+               for r in usable]
+
+    initial = config.run.initial_cash
+    for bench in (qqq_buy_and_hold(base_day, window, initial, marker, notes),
+                  equal_weight_universe(list(config.universe), base_day, window, initial, marker, notes)):
+        if bench is not None:
+            entries.append(Entry(label=bench.title, signature=bench.signature, source="benchmark", baseline=False,
+                                 benchmark=True, curve=bench.curve, perf=performance(bench.curve.equity, conventions),
+                                 description=bench.description, exposure=average_exposure(bench.curve.exposure)))
+
+    entries.sort(key=lambda e: (e.perf.cumulative_return is None, -(e.perf.cumulative_return or 0.0), e.label))
+    for rank, entry in enumerate((e for e in entries if not e.benchmark), start=1):
+        entry.rank = rank
+    folders = sorted({r.run_dir for r in usable}, key=str)
+    return Report(entries=entries, start=window[0], end=window[-1], base_day=base_day, trading_days=len(window),
+                  conventions=conventions, notes=notes.as_list(), folders=folders, prices=prices,
+                  generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))

@@ -1,0 +1,65 @@
+"""`python main.py report`: build the report once, then print or write it in the chosen format."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+
+from arena.config import ArenaConfig
+from reports import ReportError
+from reports.build import Report, build_report
+from reports.text import render_csv, render_json, render_table, table_text
+
+FORMATS = ("table", "csv", "json", "html")
+
+
+def render(report: Report, fmt: str) -> str:
+    """The report as text in one format (table as plain text without colour)."""
+    if fmt == "table":
+        return table_text(report)
+    if fmt == "csv":
+        return render_csv(report)
+    if fmt == "json":
+        return render_json(report)
+    if fmt == "html":
+        from reports.html import render_html  # matplotlib is imported only when charts are drawn
+
+        return render_html(report)
+    raise ReportError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise ReportError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def run_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: date | None, end: date | None,
+               fmt: str, output: Path | None) -> None:
+    """Entry point of the `report` command; expected problems raise ReportError (one line, exit 2)."""
+    if fmt not in FORMATS:
+        raise ReportError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt == "html" and output is None and sys.stdout.isatty():
+        raise ReportError("--format html writes a file: add --output report.html (or redirect standard output)")
+    report = build_report(config, out_dir, runs, start, end)
+    if output is not None:
+        _write(Path(output), render(report, fmt))
+        for note in report.notes if fmt != "table" else []:
+            print(f"note: {note}", file=sys.stderr)
+        print(f"wrote {output} ({len(report.models)} models, {len(report.entries) - len(report.models)} benchmarks, "
+              f"{report.start}..{report.end})")
+        return
+    if fmt == "table":
+        console = Console() if sys.stdout.isatty() else Console(width=160, highlight=False)
+        render_table(report, console)
+        return
+    sys.stdout.write(render(report, fmt))
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)

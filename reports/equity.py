@@ -1,0 +1,160 @@
+"""Daily equity from a position ledger, marked to market at each session's close.
+
+The position at a day's close is the last ledger record dated that day or earlier, so days without a record (no
+session ran, or AI-Trader skipped a day) carry the position. A held symbol with no bar that day is valued at its last
+close (said once per symbol); one with no price at all is valued at its last fill price, or 0, with a note.
+The curve starts with a base point at the previous session's close holding the first record's position (for a fresh
+account, its initial cash), so the first day's return covers the first session's trades.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from agent_tools.ledger import CASH, TRADE_ACTIONS
+from agent_tools.market_calendar import MarketCalendar, parse_day
+from agent_tools.market_data import MarketData
+from reports.notes import Notes
+from reports.runs import ModelRun
+
+
+@dataclass(frozen=True)
+class Trade:
+    """One fill from a ledger, with what a reader of the report needs (price and fee, the model's reason)."""
+
+    ledger_id: int
+    day: date
+    time: str | None
+    side: str
+    symbol: str
+    quantity: float
+    price: float | None
+    fee: float
+    session_id: str | None
+    reason: str | None = None
+
+    @property
+    def notional(self) -> float:
+        return abs(self.quantity) * (self.price or 0.0)
+
+
+@dataclass
+class Curve:
+    """Equity and invested share of equity at each close; the first point is the base (the close before day one)."""
+
+    equity: pd.Series
+    exposure: pd.Series
+
+    def window(self, base_day: date, end: date) -> Curve:
+        keep = (self.equity.index >= base_day) & (self.equity.index <= end)
+        return Curve(self.equity[keep], self.exposure[keep])
+
+
+def record_day(record: dict) -> date:
+    return parse_day(str(record["date"])[:10])
+
+
+class Marker:
+    """Prices holdings at a day's close; missing bars are carried forward and said once per symbol."""
+
+    def __init__(self, data: MarketData, notes: Notes):
+        self.data = data
+        self.notes = notes
+
+    def close(self, symbol: str, day: date, fallback: float | None = None, who: str = "") -> float:
+        bars = self.data.daily.get(symbol)
+        if bars is not None:
+            i = bisect.bisect_right(bars.days, day) - 1
+            if i >= 0:
+                if bars.days[i] != day:
+                    self.notes.add(
+                        f"{symbol} has no close on {day} (held by {who}); its last close ({bars.days[i]}, "
+                        f"{bars.bars[i].close:g}) is carried forward there and on any later gap",
+                        key=f"carry:{symbol}",
+                    )
+                return bars.bars[i].close
+        if fallback is not None:
+            self.notes.add(f"{symbol} (held by {who}) has no price in {self.data.daily_path.name} by {day}; "
+                           f"valued at its last fill price {fallback:g}", key=f"fill:{symbol}")
+            return fallback
+        self.notes.add(f"{symbol} (held by {who}) has no price at all; valued at 0", key=f"zero:{symbol}")
+        return 0.0
+
+    def open(self, symbol: str, day: date) -> float | None:
+        bars = self.data.daily.get(symbol)
+        if bars is None:
+            return None
+        i = bars.index_of_day(day)
+        return bars.bars[i].open if i is not None else None
+
+
+def base_day_before(day: date, trading_days: list[date], calendar: MarketCalendar) -> date:
+    """The session before `day`: from the price file when it has one, else from the NYSE calendar."""
+    i = bisect.bisect_left(trading_days, day)
+    if i > 0:
+        return trading_days[i - 1]
+    previous = calendar.previous_session(day)
+    return previous.day if previous is not None else day
+
+
+def _split(positions: dict) -> tuple[float, dict[str, float]]:
+    cash = float(positions.get(CASH, 0) or 0)
+    holdings = {str(s): float(q) for s, q in positions.items() if s != CASH and q not in (None, 0)}
+    return cash, holdings
+
+
+def ledger_trades(run: ModelRun, marker: Marker) -> list[Trade]:
+    """Every buy and sell in ledger order. AI-Trader records without a price are priced at that day's open."""
+    trades = []
+    for record in run.records:
+        action = record.get("this_action") or {}
+        side = str(action.get("action", ""))
+        if side not in TRADE_ACTIONS:
+            continue
+        symbol = str(action.get("symbol", ""))
+        day = record_day(record)
+        price = record.get("price", action.get("price"))
+        if price is None:
+            price = marker.open(symbol, day)
+        trades.append(Trade(
+            ledger_id=int(record["id"]), day=day, time=record.get("time"), side=side, symbol=symbol,
+            quantity=abs(float(action.get("amount", 0) or 0)), price=float(price) if price is not None else None,
+            fee=float(record.get("fee", 0) or 0), session_id=record.get("session_id"), reason=record.get("reason"),
+        ))
+    return trades
+
+
+def model_curve(run: ModelRun, trading_days: list[date], marker: Marker, calendar: MarketCalendar) -> Curve:
+    """Equity at the close of every trading day from the ledger's first day to its last (or the last price day)."""
+    first, last = run.first_day, run.last_day
+    days = [d for d in trading_days if first <= d <= last]
+    base = base_day_before(first, trading_days, calendar)
+    records = run.records
+    last_fill: dict[str, float] = {}
+
+    def mark(cash: float, holdings: dict[str, float], day: date) -> tuple[float, float]:
+        invested = sum(q * marker.close(s, day, last_fill.get(s), run.label) for s, q in holdings.items())
+        return cash + invested, invested
+
+    cash, holdings = _split(records[0].get("positions") or {})
+    value, invested = mark(cash, holdings, base)
+    index, equity, exposure = [base], [value], [invested / value if value else 0.0]
+    i = 0
+    for day in days:
+        while i < len(records) and record_day(records[i]) <= day:
+            record = records[i]
+            cash, holdings = _split(record.get("positions") or {})
+            action = record.get("this_action") or {}
+            price = record.get("price", action.get("price"))
+            if action.get("symbol") and price is not None:
+                last_fill[str(action["symbol"])] = float(price)
+            i += 1
+        value, invested = mark(cash, holdings, day)
+        index.append(day)
+        equity.append(value)
+        exposure.append(invested / value if value else 0.0)
+    return Curve(pd.Series(equity, index=index, dtype=float), pd.Series(exposure, index=index, dtype=float))

@@ -1,0 +1,140 @@
+"""Find and load run folders: ours (ledger + sessions + logs) and AI-Trader's (ledger only), with clear errors.
+
+A run folder holds one sub-folder per model with `position/position.jsonl`; a model folder itself is accepted too.
+A model is in AI-Trader's format when its ledger has no `session_id` and it has no `sessions.jsonl`: those trades
+filled at the day's open and paid no fee, and there are no sessions, tokens or logs to report.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from agent_tools.ledger import read_ledger
+from agent_tools.market_calendar import parse_day
+from arena.session_log import latest_by_session, read_session_records
+from reports import ReportError
+from reports.notes import Notes
+
+LEDGER = Path("position") / "position.jsonl"
+Source = Literal["tradearena", "ai-trader"]
+
+
+@dataclass
+class ModelRun:
+    """One model's outputs as found on disk; `label` is unique across every folder in the report."""
+
+    signature: str
+    folder: Path
+    run_dir: Path
+    source: Source
+    records: list[dict]
+    sessions: list[dict] = field(default_factory=list)
+    baseline: bool = False
+    model: str | None = None
+    label: str = ""
+
+    def _session_days(self) -> list[date]:
+        return sorted(parse_day(str(s["date"])[:10]) for s in self.sessions if s.get("date"))
+
+    @property
+    def first_day(self) -> date:
+        """The ledger's first day, or an earlier session's (a failed first session may not have written one)."""
+        return min([parse_day(str(self.records[0]["date"])[:10]), *self._session_days()[:1]])
+
+    @property
+    def last_day(self) -> date:
+        """The last day the model ran: a failed last session writes no ledger line but still counts."""
+        return max([*(parse_day(str(r["date"])[:10]) for r in self.records), *self._session_days()[-1:]])
+
+
+def model_folders(folder: Path) -> list[Path]:
+    """The model folders under a run folder (or the folder itself when it is one model's folder)."""
+    if not folder.exists():
+        raise ReportError(f"{folder}: no such run folder; create it with `python main.py run --out {folder}` "
+                          "or point --out/--runs at an existing one")
+    if not folder.is_dir():
+        raise ReportError(f"{folder}: not a folder; --out and --runs take a run folder")
+    if (folder / LEDGER).is_file():
+        return [folder]
+    found = sorted(d for d in folder.iterdir() if d.is_dir() and (d / LEDGER).is_file())
+    if not found:
+        raise ReportError(f"{folder}: no model ledgers in this folder (expected {folder}/<signature>/{LEDGER}); "
+                          "run `python main.py run` first or pass the right folder")
+    return found
+
+
+def _configured_baselines(run_dir: Path) -> set[str]:
+    """Baseline signatures from the run's own saved config, for models whose sessions file is missing."""
+    path = run_dir / "run_config.json"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {m["signature"] for m in raw.get("models", []) if m.get("kind") == "baseline"}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return set()
+
+
+def load_model(folder: Path, run_dir: Path, baselines: set[str]) -> ModelRun:
+    ledger = read_ledger(folder / LEDGER)
+    sessions = sorted(latest_by_session(read_session_records(folder)).values(),
+                      key=lambda s: (str(s.get("trigger_time") or s.get("date") or ""), str(s["session_id"])))
+    ours = bool(sessions) or any(r.get("session_id") for r in ledger.records)
+    signature = folder.name
+    models = [str(s["model"]) for s in sessions if s.get("model")]
+    return ModelRun(
+        signature=signature,
+        folder=folder,
+        run_dir=run_dir,
+        source="tradearena" if ours else "ai-trader",
+        records=ledger.records,
+        sessions=sessions,
+        baseline=any(bool(s.get("baseline")) for s in sessions) or signature in baselines,
+        model=models[-1] if models else None,
+    )
+
+
+def load_runs(out_dir: Path, extra: list[Path], notes: Notes) -> list[ModelRun]:
+    """Every model of the main run folder and of each `--runs` folder, with unique labels.
+
+    A missing main folder is tolerated when `--runs` folders were given (the user may only want those); a missing
+    or empty `--runs` folder is an error because the user named it.
+    """
+    folders: list[tuple[Path, list[Path]]] = []
+    try:
+        folders.append((out_dir, model_folders(out_dir)))
+    except ReportError as exc:
+        if not extra:
+            raise
+        notes.add(f"skipped the default run folder: {exc}")
+    for run_dir in extra:
+        run_dir = Path(run_dir).resolve()
+        if any(run_dir == seen for seen, _ in folders):
+            continue
+        folders.append((run_dir, model_folders(run_dir)))
+
+    loaded: list[ModelRun] = []
+    for run_dir, model_dirs in folders:
+        baselines = _configured_baselines(run_dir)
+        for folder in model_dirs:
+            run = load_model(folder, run_dir, baselines)
+            if not run.records:
+                notes.add(f"skipped {folder}: its ledger is empty (no sessions ran yet)")
+                continue
+            loaded.append(run)
+    if not loaded:
+        names = ", ".join(str(d) for d, _ in folders)
+        raise ReportError(f"nothing to report: every ledger in {names} is empty; run some sessions first")
+
+    counts: dict[str, int] = {}
+    for run in loaded:
+        counts[run.signature] = counts.get(run.signature, 0) + 1
+    for run in loaded:
+        run.label = run.signature if counts[run.signature] == 1 else f"{run.signature} [{run.run_dir.name}]"
+    if any(r.source == "ai-trader" for r in loaded):
+        notes.add("AI-Trader ledgers have no fees, sessions, tokens or logs; their trades are priced at the day's "
+                  "open (as AI-Trader filled them) and their holdings are marked at the same closes as ours",
+                  key="ai-trader")
+    return loaded
