@@ -6,12 +6,14 @@ Served in-process (`mcp.Client(server)`, the default) or over stdio by `python m
 
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import Field, ValidationError
+from mcp.server.mcpserver.tools import Tool
+from pydantic import BeforeValidator, Field, ValidationError
 
 from agent_tools.point_in_time import MAX_HISTORY_DAYS
 from agent_tools.trading_desk import MAX_PRICE_SYMBOLS, ToolInputError, TradingDesk
@@ -65,16 +67,16 @@ def _call_id(ctx: Context | None) -> str | None:
 def build_tool_server(desk: TradingDesk) -> ToolServer:
     ctx = desk.ctx
     unit = "shares (fractions allowed, up to 4 decimals)" if ctx.limits.fractional else "whole shares"
-    server = ToolServer(
-        "tradearena",
-        instructions=(
-            f"Trading tools for account '{ctx.signature}' at {ctx.instant:%Y-%m-%d %H:%M %Z} ({ctx.mode}). "
-            "Prices and news are what was known at that instant; orders fill at the current price plus slippage and fees."
-        ),
-        log_level="WARNING",
-    )
+    tools: list[Tool] = []
 
-    @server.tool(description=(
+    def tool(description: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """`@server.tool(description=...)`, with the schema work cached per process (see `_tool_for`)."""
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            tools.append(_tool_for(fn, description))
+            return fn
+        return register
+
+    @tool(description=(
         "Latest price of one or several symbols at the current time (for a daily session: today's open). "
         "Returns price, when it was set and what it is."
     ))
@@ -85,7 +87,7 @@ def build_tool_server(desk: TradingDesk) -> ToolServer:
     ) -> dict[str, Any]:
         return desk.get_price(symbols)
 
-    @server.tool(description=(
+    @tool(description=(
         "Daily bars (date, open, high, low, close, volume) up to now for one symbol, oldest first. Today's bar shows "
         "only its open until the close. end_date may not be later than today."
     ))
@@ -97,7 +99,7 @@ def build_tool_server(desk: TradingDesk) -> ToolServer:
     ) -> dict[str, Any]:
         return desk.get_history(symbol, days, end_date)
 
-    @server.tool(description=(
+    @tool(description=(
         "Your account now: cash, holdings with price, market value, weight, average cost and unrealized P&L, "
         "total value, trades made and left this session."
     ))
@@ -105,7 +107,7 @@ def build_tool_server(desk: TradingDesk) -> ToolServer:
     def get_portfolio() -> dict[str, Any]:
         return desk.get_portfolio()
 
-    @server.tool(description=(
+    @tool(description=(
         "Search news published up to now, newest first. Keywords must all match the title or summary; "
         "ticker restricts to items about that symbol."
     ))
@@ -120,27 +122,62 @@ def build_tool_server(desk: TradingDesk) -> ToolServer:
     amount_doc = f"How many {unit} to trade, a positive number"
     reason_doc = "One sentence on why (kept in the trade log)"
 
-    @server.tool(description=f"Buy {unit} of a symbol at the current price plus slippage and fees. Checked by risk limits.")
+    @tool(description=f"Buy {unit} of a symbol at the current price plus slippage and fees. Checked by risk limits.")
     @_business_errors
     def buy(
         symbol: Annotated[str, Field(description="Ticker to buy, e.g. AAPL")],
-        amount: Annotated[float, Field(description=amount_doc)],
+        amount: Annotated[Amount, Field(description=amount_doc)],
         reason: Annotated[str | None, Field(description=reason_doc)] = None,
         ctx: Context | None = None,
     ) -> dict[str, Any]:
         return desk.trade("buy", symbol, _as_number(amount), reason, _call_id(ctx))
 
-    @server.tool(description=f"Sell {unit} of a symbol you hold at the current price minus slippage and fees.")
+    @tool(description=f"Sell {unit} of a symbol you hold at the current price minus slippage and fees.")
     @_business_errors
     def sell(
         symbol: Annotated[str, Field(description="Ticker to sell, e.g. AAPL")],
-        amount: Annotated[float, Field(description=amount_doc)],
+        amount: Annotated[Amount, Field(description=amount_doc)],
         reason: Annotated[str | None, Field(description=reason_doc)] = None,
         ctx: Context | None = None,
     ) -> dict[str, Any]:
         return desk.trade("sell", symbol, _as_number(amount), reason, _call_id(ctx))
 
-    return server
+    return ToolServer(
+        "tradearena",
+        instructions=(
+            f"Trading tools for account '{ctx.signature}' at {ctx.instant:%Y-%m-%d %H:%M %Z} ({ctx.mode}). "
+            "Prices and news are what was known at that instant; orders fill at the current price plus slippage and fees."
+        ),
+        log_level="WARNING",
+        tools=tools,
+    )
+
+
+_TOOL_CACHE: dict[tuple[str, str, str], Tool] = {}
+
+
+def _tool_for(fn: Callable[..., Any], description: str) -> Tool:
+    """`Tool.from_function(fn, description=...)` with its argument model and JSON schemas built once per process.
+
+    A server is built per session (its tools close over that session's desk) but the tools' signatures do not change,
+    and building their pydantic models was about half of a session's harness time. The key holds the whole signature
+    (annotations, defaults, return type), so any other signature gets its own entry; the copy only swaps in `fn`.
+    """
+    key = (fn.__qualname__, description, str(inspect.signature(fn)))
+    template = _TOOL_CACHE.get(key)
+    if template is None:
+        template = _TOOL_CACHE[key] = Tool.from_function(fn, description=description)
+    return template.model_copy(update={"fn": fn})
+
+
+def _not_bool(value: Any) -> Any:
+    """JSON true/false is not a quantity (pydantic would quietly read true as 1 share)."""
+    if isinstance(value, bool):
+        raise ValueError("amount must be a number of shares, not true/false")
+    return value
+
+
+Amount = Annotated[float, BeforeValidator(_not_bool)]
 
 
 def _as_number(amount: float) -> int | float:

@@ -268,7 +268,8 @@ class TradingDesk:
             holdings = dict(state.holdings)
             sign = 1 if side == "buy" else -1
             holdings[order.symbol] = holdings.get(order.symbol, Decimal("0")) + sign * fill.quantity
-            cash = cents(state.cash - sign * fill.quantity * fill.price - fill.fee)
+            # The notional is rounded to the cent on its own (as a broker statement does), then the fee is applied.
+            cash = cents(state.cash - sign * cents(fill.quantity * fill.price) - fill.fee)
             return {
                 "date": self.ctx.day.isoformat(),
                 "this_action": {"action": side, "symbol": order.symbol, "amount": json_number(fill.quantity)},
