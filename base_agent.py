@@ -99,8 +99,9 @@ class Session:
 
     def __init__(self, *, ctx: SessionContext, backend: ModelBackend, client: Any, bounds: SessionBounds,
                  view: PriceView, ledger: PositionLedger, price: TokenPrice, execution_note: str,
-                 redact: Redactor | None = None):
+                 redact: Redactor | None = None, note: str | None = None):
         self.ctx = ctx
+        self.note = note
         self.backend = backend
         self.client = client
         self.bounds = bounds
@@ -147,7 +148,8 @@ class Session:
 
     async def _loop(self, log: SessionLog, deadline: float) -> str:
         tools = openai_tools(await self.client.list_tools())
-        messages = opening_messages(self.ctx, self.view, self.ledger.state, self.execution_note, self.bounds.history_days)
+        messages = opening_messages(self.ctx, self.view, self.ledger.state, self.execution_note, self.bounds.history_days,
+                                    self.note)
         for message in messages:
             log.event(message["role"], content=message["content"])
         if self._trade_limit_reached():

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from agent_tools.brokers.base import BrokerError
 from agent_tools.ledger import LedgerError
 from agent_tools.market_calendar import CalendarError, parse_day, parse_instant
 from agent_tools.market_data import MarketDataError
@@ -18,9 +19,11 @@ from agent_tools.news import NewsError
 from agent_tools.trading_desk import ToolInputError
 from arena.config import ArenaConfig, ConfigError, load_config
 from arena.models.base import ModelError
+from reports import ReportError
 
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (
-    ConfigError, MarketDataError, LedgerError, CalendarError, NewsError, ToolInputError, ModelError,
+    ConfigError, MarketDataError, LedgerError, CalendarError, NewsError, ToolInputError, ModelError, ReportError,
+    BrokerError,
 )
 
 
@@ -138,7 +141,7 @@ def report(config_path: str | None, out: str | None, runs: tuple[str, ...], star
 
 @cli.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False))
-@click.option("--out", help="Output folder (default run.out_dir).")
+@click.option("--out", help="Output folder (default live.out_dir: runs/live, apart from replays).")
 @click.option("--now", "now", help="Pin the clock (ISO 8601) for tests and drills.")
 @click.option("--dry-run", is_flag=True, help="Run sessions without sending orders.")
 @click.option("--models", help="Comma-separated signatures (default: every enabled model).")

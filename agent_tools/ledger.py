@@ -21,6 +21,9 @@ from filelock import FileLock
 
 CASH = "CASH"
 TRADE_ACTIONS = ("buy", "sell")
+# Live sessions: the broker is the truth. A `reconcile` record sets positions to the broker's and keeps the
+# difference under "reconcile": {"cash": {"ledger", "broker"}, "holdings": {symbol: {"ledger", "broker"}}}.
+RECONCILE_ACTION = "reconcile"
 
 
 class LedgerError(ValueError):
@@ -128,6 +131,7 @@ class PositionLedger:
                 f"{self.path} line {last_line}: torn last line (a write cut off by a crash); nothing was loaded. "
                 f"Move it aside with `python main.py repair-ledger {self.path}` and rerun"
             )
+        parsed: list[tuple[dict, str]] = []
         for raw in chunk.split(b"\n")[:-1]:
             where = f"{self.path} line {line_no}"
             try:
@@ -136,9 +140,15 @@ class PositionLedger:
                 raise LedgerCorrupted(f"{where}: not valid JSON; fix or remove that line") from None
             if not isinstance(record, dict):
                 raise LedgerCorrupted(f"{where}: not a JSON object")
+            parsed.append((record, where))
+            line_no += 1
+        # Check every new line on a scratch state first, so a bad line merges nothing (not even the lines before it).
+        scratch = LedgerState(last_id=self.state.last_id)
+        for record, where in parsed:
+            scratch.apply(record, where)
+        for record, where in parsed:
             self.state.apply(record, where)
             self.records.append(record)
-            line_no += 1
         self._offset = size
 
     def refresh(self) -> LedgerState:

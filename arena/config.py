@@ -98,6 +98,7 @@ class ModelSettings(Strict):
     # per-model overrides
     limits: dict[str, Any] = Field(default_factory=dict)
     session: dict[str, Any] = Field(default_factory=dict)
+    live: dict[str, Any] = Field(default_factory=dict, description="overrides of the live section, e.g. own Alpaca keys")
     initial_cash: float | None = Field(None, gt=0)
 
     @field_validator("signature")
@@ -132,6 +133,8 @@ class LiveSettings(Strict):
     allow_live_account: bool = Field(False, description="send orders to a real-money account (paper=False)")
     order_timeout_seconds: float = Field(30.0, gt=0)
     poll_interval_seconds: float = Field(0.5, gt=0)
+    http_timeout_seconds: float = Field(10.0, gt=0, description="per HTTP request to Alpaca (requests has none by default)")
+    out_dir: str = Field("runs/live", description="live ledgers and logs, apart from replays (--out overrides)")
 
 
 class ReportSettings(Strict):
@@ -184,6 +187,12 @@ class ArenaConfig(Strict):
             return SessionBounds(**{**self.session.model_dump(), **model.session})
         except ValidationError as exc:
             raise ConfigError(f"models[{model.signature}].session: {_first_error(exc)}") from None
+
+    def live_for(self, model: ModelSettings) -> LiveSettings:
+        try:
+            return LiveSettings(**{**self.live.model_dump(), **model.live})
+        except ValidationError as exc:
+            raise ConfigError(f"models[{model.signature}].live: {_first_error(exc)}") from None
 
     def initial_cash_for(self, model: ModelSettings) -> float:
         return model.initial_cash or self.run.initial_cash

@@ -93,11 +93,13 @@ def market_summary(view: PriceView, state: LedgerState, history_days: int, mover
 
 
 def opening_messages(ctx: SessionContext, view: PriceView, state: LedgerState, execution_note: str,
-                     history_days: int) -> list[dict]:
+                     history_days: int, note: str | None = None) -> list[dict]:
+    """`note`: a fact the harness must tell the model first (live: a reconciliation with the broker)."""
     when = ctx.instant.astimezone(MARKET_TZ)
     today = (
         f"Now: {when:%A %Y-%m-%d %H:%M %Z} ({ctx.mode} session).\n"
-        f"{market_summary(view, state, history_days)}\n"
+        + (f"{note}\n" if note else "")
+        + f"{market_summary(view, state, history_days)}\n"
         "Use the tools to research and trade, then finish."
     )
     return [

@@ -75,7 +75,8 @@ class SessionOutcome:
 async def run_model_session(config: ArenaConfig, model: ModelSettings, backend: ModelBackend, instant: datetime,
                             out_dir: Path, market: Market, ledger: PositionLedger | None = None, *,
                             view: PriceView | None = None, broker: Broker | None = None, mode: str = "replay",
-                            dry_run: bool = False, redact: Redactor | None = None) -> SessionOutcome:
+                            dry_run: bool = False, redact: Redactor | None = None,
+                            note: str | None = None) -> SessionOutcome:
     """Build the desk and its MCP server for one trigger, connect in-process, run the session."""
     ctx = session_context(config, model, instant, out_dir, mode=mode, dry_run=dry_run)  # type: ignore[arg-type]
     view = view or MarketView(market.data, instant, market.calendar)
@@ -83,7 +84,8 @@ async def run_model_session(config: ArenaConfig, model: ModelSettings, backend: 
     server = build_tool_server(desk)
     async with Client(server) as client:
         session = Session(ctx=ctx, backend=backend, client=client, bounds=config.bounds_for(model), view=view,
-                          ledger=desk.ledger, price=model.price, execution_note=execution_note(config), redact=redact)
+                          ledger=desk.ledger, price=model.price, execution_note=execution_note(config), redact=redact,
+                          note=note)
         result = await session.run()
     return SessionOutcome(result, desk.equity())
 

@@ -1,0 +1,383 @@
+"""`main.py live`: one live session per enabled model for this trigger (cron: weekdays 10:00 New York time).
+
+Order of work, each step before the next can do harm:
+1. The market-day guard, on the clock alone (New York time whatever the machine's zone; DST by zoneinfo): on a
+   weekend, an NYSE holiday, before the open or after the (early) close, exit 0 with one line, before the config's
+   keys are read or anything is contacted.
+2. Config, models and keys: a missing key is a one-line error before anything runs.
+3. Per model, concurrently: a file lock per model and trigger (a second invocation running at the same moment
+   says so and does nothing), then the `sessions.jsonl` line for this trigger (a double fire or a rerun after a
+   finished session says so and does nothing), then reconciliation with the broker (the broker wins), then the
+   session. A crash leaves no session line, so a rerun continues the same session id from the broker's state.
+
+The trigger is the session day's decision time (`run.decision_time`, 10:00 New York; clamped into the session, so
+a 13:00 early close still has one). Every run on that day, whatever its clock, belongs to that trigger; the session
+id `<signature>@<trigger>` is what makes it exactly once. The clock (`--now` or the wall clock) only decides
+whether the market is open and what "now" is for prices.
+
+`--dry-run`: sessions run against live prices on a scratch copy of each ledger (`<out>/dry-run/<signature>`),
+with simulated fills (the paper broker's fill and fee models); nothing is sent to the broker, the real ledger and
+its `sessions.jsonl` are untouched, so a dry run never uses up a trigger. Alpaca accounts are still read, to
+reconcile the scratch copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import cast
+
+import click
+from alpaca.data.historical.stock import StockHistoricalDataClient
+from filelock import FileLock, Timeout
+
+from agent_tools.brokers.alpaca import AlpacaBroker, set_http_timeout, trading_client
+from agent_tools.brokers.base import Broker, BrokerAccount, BrokerError
+from agent_tools.brokers.simulated import SimulatedBroker
+from agent_tools.context import SessionContext
+from agent_tools.fills import CENT, cents
+from agent_tools.ledger import RECONCILE_ACTION, LedgerState, PositionLedger, json_number
+from agent_tools.live_view import LiveView
+from agent_tools.market_calendar import (
+    MARKET_TZ,
+    MarketCalendar,
+    TradingSession,
+    at_market_time,
+    require_aware,
+)
+from agent_tools.market_data import MarketData
+from agent_tools.trading_desk import TradingDesk
+from arena.config import ArenaConfig, ConfigError, LiveSettings, ModelSettings, check_api_keys, load_config
+from arena.desk_factory import Market, build_desk, build_news, session_context
+from arena.run_loop import build_backend, run_model_session, secret_env_names
+from arena.session_log import Redactor, SessionLog, latest_by_session, read_session_records
+
+DRY_RUN_DIR = "dry-run"
+LOCK_DIR = "locks"
+
+
+def wall_clock() -> datetime:
+    """The real now in New York time (independent of the machine's zone)."""
+    return datetime.now(MARKET_TZ)
+
+
+def trigger_for(session: TradingSession, decision_time: time) -> datetime:
+    """The session day's decision time, clamped into the session (an early close still gets its trigger)."""
+    wanted = at_market_time(session.day, decision_time)
+    return min(max(wanted, session.open), session.close - timedelta(minutes=1))
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    """One model's live settings with its Alpaca keys read from the environment (never printed)."""
+
+    model: ModelSettings
+    settings: LiveSettings
+    key: str
+    secret: str
+
+    @property
+    def signature(self) -> str:
+        return self.model.signature
+
+
+def plan_for(config: ArenaConfig, model: ModelSettings) -> ModelPlan:
+    """Resolve a model's live settings and keys; a missing key is a one-line error naming the variable."""
+    if "out_dir" in model.live:
+        raise ConfigError(f"models[{model.signature}].live.out_dir: set the output folder in the top-level live section")
+    settings = config.live_for(model)
+    key = os.environ.get(settings.api_key_env, "")
+    secret = os.environ.get(settings.secret_key_env, "")
+    missing = [name for name, value in ((settings.api_key_env, key), (settings.secret_key_env, secret)) if not value]
+    if missing:
+        raise ConfigError(
+            f"model {model.signature!r} needs Alpaca API keys for live sessions: set the environment variable(s) "
+            f"{' and '.join(missing)} (key id and secret of an Alpaca paper account), or name other variables in "
+            "live.api_key_env / live.secret_key_env"
+        )
+    return ModelPlan(model, settings, key, secret)
+
+
+def check_separate_accounts(plans: list[ModelPlan]) -> None:
+    """Two models on one Alpaca account would reconcile each other's trades away: refuse it."""
+    seen: dict[tuple[str, str], str] = {}
+    for plan in plans:
+        if plan.settings.broker != "alpaca":
+            continue
+        account = (plan.settings.trading_url or "", plan.key)
+        if account in seen:
+            raise ConfigError(
+                f"models {seen[account]!r} and {plan.signature!r} would trade the same Alpaca account (key in "
+                f"{plan.settings.api_key_env}); give each its own paper account with models[].live.api_key_env "
+                "and secret_key_env, or use the 'paper' broker"
+            )
+        seen[account] = plan.signature
+
+
+def data_client(plan: ModelPlan) -> StockHistoricalDataClient:
+    client = StockHistoricalDataClient(plan.key, plan.secret, url_override=plan.settings.data_url)
+    set_http_timeout(client, plan.settings.http_timeout_seconds)
+    return client
+
+
+def alpaca_broker(plan: ModelPlan, warn: bool = True) -> AlpacaBroker:
+    s = plan.settings
+    if s.allow_live_account and warn:
+        click.echo(f"WARNING: {plan.signature}: live.allow_live_account is true: orders go to a REAL-MONEY Alpaca account",
+                   err=True)
+    client = trading_client(plan.key, plan.secret, paper=not s.allow_live_account, url=s.trading_url,
+                            http_timeout=s.http_timeout_seconds)
+    return AlpacaBroker(client, order_timeout=s.order_timeout_seconds, poll_interval=s.poll_interval_seconds,
+                        key_env=s.api_key_env)
+
+
+def live_view(config: ArenaConfig, plan: ModelPlan, calendar: MarketCalendar, pinned: datetime | None) -> LiveView:
+    return LiveView(data_client(plan), tuple(config.universe), plan.settings.data_feed, calendar, pinned=pinned,
+                    key_env=plan.settings.api_key_env)
+
+
+# -- reconciliation ------------------------------------------------------------------------------------------------
+def differences(state: LedgerState, account: BrokerAccount) -> dict:
+    """Where the ledger and the broker disagree: cash (to the cent) and every symbol's quantity."""
+    diff: dict = {}
+    if abs(state.cash - account.cash) >= CENT:
+        diff["cash"] = {"ledger": float(state.cash), "broker": float(cents(account.cash))}
+    holdings = {}
+    for symbol in sorted(set(state.holdings) | set(account.holdings)):
+        ours, theirs = state.quantity(symbol), account.holdings.get(symbol, Decimal("0"))
+        if ours != theirs:
+            holdings[symbol] = {"ledger": json_number(ours), "broker": json_number(theirs)}
+    if holdings:
+        diff["holdings"] = holdings
+    return diff
+
+
+def describe_difference(diff: dict) -> str:
+    parts = [f"{s} {q['ledger']} -> {q['broker']} shares" for s, q in diff.get("holdings", {}).items()]
+    if "cash" in diff:
+        parts.append(f"cash ${diff['cash']['ledger']:,.2f} -> ${diff['cash']['broker']:,.2f}")
+    return ", ".join(parts)
+
+
+def reconcile(ledger: PositionLedger, account: BrokerAccount, ctx: SessionContext) -> tuple[str, dict | None]:
+    """Make the ledger agree with the broker (the truth). Returns (what happened, the record written or None).
+
+    A new ledger starts from the broker's account (its id-0 record); a ledger that differs gets a `reconcile`
+    record with the broker's positions and the difference. Both under the ledger's lock, like every write.
+    """
+    outcome = {"kind": "same"}
+
+    def build(state: LedgerState) -> dict | None:
+        base = {"date": ctx.day.isoformat(),
+                "positions": ledger.positions_snapshot(cents(account.cash), account.holdings)}
+        stamp = {"time": ctx.instant.astimezone(MARKET_TZ).isoformat(), "session_id": ctx.session_id}
+        if not state.initialized:
+            outcome["kind"] = "opened"
+            return {**base, **stamp, "source": "broker account"}
+        diff = differences(state, account)
+        if not diff:
+            return None
+        outcome["kind"] = "reconciled"
+        return {"date": base["date"], "this_action": {"action": RECONCILE_ACTION, "symbol": "", "amount": 0},
+                "positions": base["positions"], **stamp, "reconcile": diff}
+
+    record = ledger.append(build)
+    return outcome["kind"], record
+
+
+def reconcile_note(record: dict) -> str:
+    return (
+        "Reconciliation with your broker account at session start: our ledger differed from the broker, and the "
+        f"broker is the truth, so the ledger now follows it ({describe_difference(record['reconcile'])}). "
+        "The cash and holdings below are the broker's."
+    )
+
+
+def log_event(ctx: SessionContext, redact: Redactor, kind: str, **fields: object) -> None:
+    log = SessionLog(ctx.log_dir / "log.jsonl", redact)
+    try:
+        log.event(kind, session_id=ctx.session_id, **fields)
+    finally:
+        log.close()
+
+
+# -- the command -------------------------------------------------------------------------------------------------
+@dataclass
+class LiveRun:
+    """What every model's job shares: config, trigger, clock, folders, market and the redactor."""
+
+    config: ArenaConfig
+    trigger: datetime
+    clock: datetime
+    pinned: bool
+    out_dir: Path
+    base_dir: Path
+    dry_run: bool
+    market: Market
+    redact: Redactor
+
+    def say(self, line: str, err: bool = False) -> None:
+        click.echo(self.redact(line), err=err)
+
+
+def run_live(config_path: str | None, out: str | None, now: datetime | None, dry_run: bool,
+             models: list[str] | None) -> int:
+    """The cron job. Returns the exit code: 0 when every model ran or had nothing to do, 1 if one failed."""
+    calendar = MarketCalendar()
+    clock = require_aware(now, "--now") if now is not None else wall_clock()
+    reason = calendar.closed_reason(clock)
+    if reason is not None:
+        click.echo(f"{reason}; no live session")
+        return 0
+
+    config = load_config(config_path)
+    chosen = config.enabled_models(models)
+    if not chosen:
+        raise ConfigError("no enabled models: set \"enabled\": true on a model or pass --models")
+    plans = [plan_for(config, m) for m in chosen]
+    check_api_keys(config, chosen)
+    check_separate_accounts(plans)
+
+    session = calendar.session_on(clock.date())
+    assert session is not None  # the guard passed
+    trigger = trigger_for(session, config.run.decision_time)
+    out_dir = Path(out).resolve() if out else config.path(config.live.out_dir)
+    base_dir = out_dir / DRY_RUN_DIR if dry_run else out_dir
+    base_dir.mkdir(parents=True, exist_ok=True)
+    (base_dir / "run_config.json").write_text(json.dumps(config.model_dump(mode="json"), indent=2), encoding="utf-8")
+    secrets = [v for p in plans for v in (p.key, p.secret)]
+    redact = Redactor(secrets + Redactor.from_env(secret_env_names(config)).secrets)
+    market = Market(data=cast(MarketData, None), calendar=calendar, news=build_news(config))  # live reads no bundled prices
+    run = LiveRun(config, trigger, clock, now is not None, out_dir, base_dir, dry_run, market, redact)
+
+    brokers = sorted({p.settings.broker for p in plans})
+    run.say(f"live session {trigger:%Y-%m-%d %H:%M %Z} (clock {clock:%H:%M:%S %Z}{', pinned by --now' if run.pinned else ''}); "
+            f"broker {', '.join(brokers)}; {len(plans)} model(s): {', '.join(p.signature for p in plans)}")
+    if dry_run:
+        run.say(f"dry run: fills are simulated on scratch ledgers in {base_dir}; nothing is sent to a broker, "
+                "the real ledgers are untouched")
+    results = asyncio.run(_run_models(run, plans))
+    return 0 if all(results) else 1
+
+
+async def _run_models(run: LiveRun, plans: list[ModelPlan]) -> list[bool]:
+    """Models run concurrently, at most `run.parallel` sessions at once."""
+    slots = asyncio.Semaphore(run.config.run.parallel)
+    return list(await asyncio.gather(*(_run_model(run, plan, slots) for plan in plans)))
+
+
+async def _run_model(run: LiveRun, plan: ModelPlan, slots: asyncio.Semaphore) -> bool:
+    """Exactly once: the lock, then the session line, then the session. True when nothing went wrong."""
+    sig = plan.signature
+    ctx = session_context(run.config, plan.model, run.trigger, run.base_dir, mode="live", dry_run=run.dry_run)
+    lock_path = ctx.model_dir / LOCK_DIR / f"live-{run.trigger:%Y-%m-%dT%H%M}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        run.say(f"{sig}: another invocation is running this trigger's session ({ctx.session_id}) now; nothing to do")
+        return True
+    try:
+        if run.dry_run:
+            _prepare_scratch(run, ctx)
+        else:
+            done = latest_by_session(read_session_records(ctx.model_dir)).get(ctx.session_id)
+            if done is not None:
+                run.say(f"{sig}: this trigger's session already ran ({ctx.session_id}: {done.get('status')}, "
+                        f"{done.get('trades', 0)} trade(s)); nothing to do")
+                return True
+        async with slots:
+            return await _session(run, plan, ctx)
+    except Exception as exc:  # one model's failure is reported and never stops the others
+        run.say(f"{sig}: error: {exc if isinstance(exc, ValueError | BrokerError) else f'{type(exc).__name__}: {exc}'}",
+                err=True)
+        return False
+    finally:
+        lock.release()
+
+
+def _prepare_scratch(run: LiveRun, ctx: SessionContext) -> None:
+    """A dry run starts from a copy of the real ledger; its earlier scratch outputs are thrown away."""
+    for name in ("position", "log"):
+        shutil.rmtree(ctx.model_dir / name, ignore_errors=True)
+    (ctx.model_dir / "sessions.jsonl").unlink(missing_ok=True)
+    real = run.out_dir / ctx.signature / "position" / "position.jsonl"
+    if real.exists():
+        scratch = ctx.model_dir / "position" / "position.jsonl"
+        scratch.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(real) + ".lock", timeout=60):
+            shutil.copyfile(real, scratch)
+
+
+async def _session(run: LiveRun, plan: ModelPlan, ctx: SessionContext) -> bool:
+    config, sig = run.config, plan.signature
+    view = live_view(config, plan, run.market.calendar, run.clock if run.pinned else None)
+    alpaca = alpaca_broker(plan, warn=not run.dry_run) if plan.settings.broker == "alpaca" else None
+    ledger = PositionLedger.for_signature(run.base_dir, sig, tuple(config.universe))
+    prior = [r for r in ledger.records if r.get("session_id") == ctx.session_id]
+    if prior:
+        run.say(f"{sig}: continuing session {ctx.session_id}, interrupted earlier ({len(prior)} ledger record(s) already written)")
+
+    note = None
+    if alpaca is not None:
+        account = await asyncio.to_thread(alpaca.account)
+        kind, record = await asyncio.to_thread(reconcile, ledger, account, ctx)
+        if kind == "opened":
+            run.say(f"{sig}: new ledger opened from the Alpaca account (cash ${account.cash:,.2f}, "
+                    f"{len(account.holdings)} position(s))")
+        elif record is not None:
+            note = reconcile_note(record)
+            run.say(f"{sig}: reconciled with the broker (the broker wins): {describe_difference(record['reconcile'])}")
+            log_event(ctx, run.redact, "reconcile", at="session_start", ledger_id=record["id"], difference=record["reconcile"])
+    await asyncio.to_thread(view.prefetch, ["QQQ", *sorted(ledger.state.holdings)])
+
+    broker: Broker = alpaca if alpaca is not None and not run.dry_run else SimulatedBroker()
+    backend = build_backend(config, plan.model, run.market)
+    try:
+        outcome = await run_model_session(config, plan.model, backend, run.trigger, run.base_dir, run.market, ledger,
+                                          view=view, broker=broker, mode="live", dry_run=run.dry_run,
+                                          redact=run.redact, note=note)
+    finally:
+        await backend.aclose()
+    result = outcome.result
+
+    if alpaca is not None and not run.dry_run:  # anything that settled late (a cancel that lost a race) is caught now
+        account = await asyncio.to_thread(alpaca.account)
+        kind, record = await asyncio.to_thread(reconcile, ledger, account, ctx)
+        if record is not None:
+            run.say(f"{sig}: reconciled after the session: {describe_difference(record['reconcile'])}")
+            log_event(ctx, run.redact, "reconcile", at="session_end", ledger_id=record["id"], difference=record["reconcile"])
+
+    line = (f"{sig}: {result.status}, {result.trades} trade(s), {result.rejections} rejected, "
+            f"equity ${outcome.equity:,.2f} ({result.session_id})")
+    if result.error:
+        line += f": {result.error}"
+    run.say(line, err=result.status == "failed")
+    return result.status != "failed"
+
+
+def live_desk(config: ArenaConfig, model: ModelSettings, out_dir: Path, market: Market) -> TradingDesk:
+    """`serve-tools --live`: a desk bound to now, with live prices and the configured broker (reconciled first).
+
+    Messages go to stderr: stdout carries the MCP protocol.
+    """
+    plan = plan_for(config, model)
+    now = wall_clock().replace(second=0, microsecond=0)
+    ctx = session_context(config, model, now, Path(out_dir), mode="live")
+    view = live_view(config, plan, market.calendar, None)
+    alpaca = alpaca_broker(plan) if plan.settings.broker == "alpaca" else None
+    ledger = PositionLedger.for_signature(Path(out_dir), model.signature, tuple(config.universe))
+    if alpaca is not None:
+        kind, record = reconcile(ledger, alpaca.account(), ctx)
+        if record is not None and kind == "reconciled":
+            print(f"{model.signature}: reconciled with the broker: {describe_difference(record['reconcile'])}",
+                  file=sys.stderr)
+    return build_desk(config, ctx, market, view=view, broker=alpaca or SimulatedBroker(), ledger=ledger)
