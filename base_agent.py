@@ -146,10 +146,19 @@ class Session:
             append_session_record(self.ctx.model_dir, result.to_record(), self.redact)
         return result
 
+    def _resume_note(self) -> str | None:
+        """After a crash the session runs again: tell the model what it already did, so it does not do it twice."""
+        done = [r["this_action"] for r in session_records(self.ledger, self.ctx.session_id)
+                if r["this_action"].get("action") in TRADE_ACTIONS]
+        if not done:
+            return None
+        listed = ", ".join(f"{a['action']} {a['amount']} {a['symbol']}" for a in done)
+        return f"This session was interrupted and is resuming; already done in it: {listed}. The holdings below include them."
+
     async def _loop(self, log: SessionLog, deadline: float) -> str:
         tools = openai_tools(await self.client.list_tools())
         messages = opening_messages(self.ctx, self.view, self.ledger.state, self.execution_note, self.bounds.history_days,
-                                    self.note)
+                                    "\n".join(n for n in (self.note, self._resume_note()) if n) or None)
         for message in messages:
             log.event(message["role"], content=message["content"])
         if self._trade_limit_reached():

@@ -117,7 +117,8 @@ def serve_tools(signature: str, at: str | None, config_path: str | None, out: st
         raise ConfigError("--live uses the current time; drop --at")
     if not live and not at:
         raise ConfigError("give the simulated instant with --at, e.g. --at 2025-10-02T10:00-04:00 (or --live)")
-    serve_stdio(config, signature, parse_instant(at) if at else None, out_dir_for(config, out), live=live)
+    out_dir = Path(out).resolve() if out else config.path(config.live.out_dir if live else config.run.out_dir)
+    serve_stdio(config, signature, parse_instant(at) if at else None, out_dir, live=live)
 
 
 @cli.command()

@@ -162,6 +162,11 @@ class LiveView:
                 continue
 
     # -- bars ------------------------------------------------------------------------------------------------
+    def loaded_daily_bars(self) -> list[Bar]:
+        """Every completed daily bar fetched so far (for the price archive that `report` values live runs with)."""
+        with self._lock:
+            return [bar for bars in (self._daily or {}).values() for bar in bars]
+
     def completed_daily_bars(self, symbol: str) -> list[Bar]:
         clean = self.check_symbol(symbol)
         try:

@@ -142,9 +142,17 @@ def _check_universe(path: Path, symbols: Iterable[str], universe: tuple[str, ...
         )
 
 
-def load_daily(path: Path, universe: tuple[str, ...], calendar: MarketCalendar) -> dict[str, SymbolBars]:
+def _read_daily(path: Path) -> pd.DataFrame:
     frame = _validate_prices(path, _read_csv(path, DAILY_COLUMNS), "date")
     frame["day"] = _parse_times(path, frame, "date", "%Y-%m-%d").dt.date
+    return frame
+
+
+def load_daily(path: Path, universe: tuple[str, ...], calendar: MarketCalendar,
+               extra: Iterable[Path] = ()) -> dict[str, SymbolBars]:
+    """Daily bars from the main file, plus any extra files (live price archives) for days the main file lacks."""
+    frames = [_read_daily(path)] + [_read_daily(Path(p)) for p in extra]
+    frame = pd.concat(frames, ignore_index=True).drop_duplicates(subset=["day", "symbol"], keep="first")
     _check_universe(path, frame["symbol"], universe)
     frame = frame[frame["symbol"].isin(universe)].sort_values(["symbol", "day"])
     sessions = {s.day: s for s in calendar.sessions_between(frame["day"].min(), frame["day"].max())}
@@ -188,11 +196,12 @@ def load_hourly(path: Path, universe: tuple[str, ...], calendar: MarketCalendar)
 
 
 def load_market_data(
-    daily_path: Path, hourly_path: Path | None, universe: tuple[str, ...], calendar: MarketCalendar | None = None
+    daily_path: Path, hourly_path: Path | None, universe: tuple[str, ...], calendar: MarketCalendar | None = None,
+    extra_daily: Iterable[Path] = (),
 ) -> MarketData:
     calendar = calendar or MarketCalendar()
     if not universe:
         raise MarketDataError("the universe is empty; list symbols under 'universe' in the config")
-    daily = load_daily(Path(daily_path), universe, calendar)
+    daily = load_daily(Path(daily_path), universe, calendar, extra_daily)
     hourly = load_hourly(Path(hourly_path), universe, calendar) if hourly_path else {}
     return MarketData(tuple(universe), daily, hourly, Path(daily_path), Path(hourly_path) if hourly_path else None)

@@ -53,6 +53,7 @@ from agent_tools.market_calendar import (
     require_aware,
 )
 from agent_tools.market_data import MarketData
+from agent_tools.price_archive import archive_daily_bars
 from agent_tools.trading_desk import TradingDesk
 from arena.config import ArenaConfig, ConfigError, LiveSettings, ModelSettings, check_api_keys, load_config
 from arena.desk_factory import Market, build_desk, build_news, session_context
@@ -348,6 +349,8 @@ async def _session(run: LiveRun, plan: ModelPlan, ctx: SessionContext) -> bool:
     finally:
         await backend.aclose()
     result = outcome.result
+    if not run.dry_run:
+        await asyncio.to_thread(archive_daily_bars, run.base_dir, view.loaded_daily_bars())
 
     if alpaca is not None and not run.dry_run:  # anything that settled late (a cancel that lost a race) is caught now
         account = await asyncio.to_thread(alpaca.account)

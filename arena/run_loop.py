@@ -84,7 +84,8 @@ async def run_model_session(config: ArenaConfig, model: ModelSettings, backend: 
     server = build_tool_server(desk)
     async with Client(server) as client:
         session = Session(ctx=ctx, backend=backend, client=client, bounds=config.bounds_for(model), view=view,
-                          ledger=desk.ledger, price=model.price, execution_note=execution_note(config), redact=redact,
+                          ledger=desk.ledger, price=model.price, redact=redact,
+                          execution_note=getattr(broker, "execution_note", None) or execution_note(config),
                           note=note)
         result = await session.run()
     return SessionOutcome(result, desk.equity())

@@ -15,6 +15,7 @@ from typing import Any
 
 from agent_tools.market_calendar import MarketCalendar
 from agent_tools.market_data import load_market_data
+from agent_tools.price_archive import archives_in
 from arena.config import ArenaConfig
 from reports import ReportError
 from reports.benchmarks import equal_weight_universe, qqq_buy_and_hold
@@ -224,7 +225,11 @@ def build_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: da
     model_runs = load_runs(Path(out_dir), [Path(r) for r in runs], notes)
     calendar = MarketCalendar()
     prices = config.path(config.data.daily_prices)
-    data = load_market_data(prices, None, tuple(config.universe), calendar)
+    archives = archives_in(sorted({r.run_dir for r in model_runs}, key=str))
+    data = load_market_data(prices, None, tuple(config.universe), calendar, extra_daily=archives)
+    for archive in archives:
+        notes.add(f"days after the bundled prices are valued with the live price archive {archive}",
+                  key=f"archive:{archive}")
     trading_days = data.trading_days()
     marker = Marker(data, notes)
 

@@ -242,3 +242,21 @@ def test_a_rerun_skips_finished_sessions(fake, write_config, market, tmp_path):
 
     assert len(fake.requests_for("trader")) == 1
     assert progress[0].skipped == 1 and len(session_lines(out, "trader")) == 1
+
+
+def test_a_failed_latest_session_is_retried_on_rerun_and_told_what_it_already_did(fake, write_config, market, tmp_path):
+    fake.script("trader", [
+        assistant(None, [tool_call("c1", "buy", {"symbol": "AAPL", "amount": 3})]),
+        *[{"status": 500, "error": "down"}] * 4,
+        finish("Already bought. <FINISH_SIGNAL>"),
+    ])
+    config = load_config(write_config(models=[llm("trader", fake.base_url)]))
+    out = tmp_path / "out"
+    asyncio.run(run_replay(config, market, config.enabled_models(), out, DAY, DAY, parallel=1))
+    asyncio.run(run_replay(config, market, config.enabled_models(), out, DAY, DAY, parallel=1))
+
+    retry_prompt = fake.requests_for("trader")[-1]["messages"][1]["content"]
+    assert "resuming; already done in it: buy 3 AAPL" in retry_prompt
+    assert [s["status"] for s in session_lines(out, "trader")] == ["failed", "finished"]
+    actions = [r["this_action"]["action"] for r in ledger_lines(out, "trader") if "this_action" in r]
+    assert actions == ["buy"]

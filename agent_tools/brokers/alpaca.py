@@ -82,6 +82,7 @@ class AlpacaBroker:
     """Market orders through TradingClient; `account()` is Alpaca's cash and positions (the truth for reconciling)."""
 
     name = "alpaca"
+    execution_note = "market orders fill at Alpaca's own prices (partial fills possible); Alpaca charges no commission"
 
     def __init__(self, client: TradingClient, *, order_timeout: float = 30.0, poll_interval: float = 0.5,
                  submit_attempts: int = 3, resend_wait: float | None = None, key_env: str = "APCA_API_KEY_ID",
