@@ -260,3 +260,21 @@ def test_a_failed_latest_session_is_retried_on_rerun_and_told_what_it_already_di
     assert [s["status"] for s in session_lines(out, "trader")] == ["failed", "finished"]
     actions = [r["this_action"]["action"] for r in ledger_lines(out, "trader") if "this_action" in r]
     assert actions == ["buy"]
+
+
+def test_a_provider_that_returns_garbage_fails_with_a_clear_line(fake, write_config, market, tmp_path):
+    fake.script("trader", [{"raw": "<html>502 bad gateway</html>"}], repeat_last=True)
+    out, _ = replay(write_config, market, tmp_path, [llm("trader", fake.base_url, max_retries=1)])
+
+    session = session_lines(out, "trader")[-1]
+    assert session["status"] == "failed"
+    assert "'trader'" in session["error"] and "not JSON" in session["error"] and "\n" not in session["error"]
+    assert len(fake.requests_for("trader")) == 2  # retried once, like any transient failure
+
+
+def test_an_empty_answer_from_the_provider_fails_the_session_without_a_traceback(fake, write_config, market, tmp_path):
+    fake.script("trader", [{"raw": "{\"choices\": []}"}])
+    out, _ = replay(write_config, market, tmp_path, [llm("trader", fake.base_url)])
+
+    session = session_lines(out, "trader")[-1]
+    assert (session["status"], session["error"]) == ("failed", "model 'trader' returned no message (empty choices)")

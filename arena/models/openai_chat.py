@@ -36,8 +36,8 @@ def _retry_after(exc: Exception) -> float | None:
 
 
 def _is_transient(exc: Exception) -> bool:
-    if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError):
-        return True
+    if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError | ValueError):
+        return True  # a garbled body (a proxy's error page) may well be right the next time
     status = getattr(exc, "status_code", None)
     return isinstance(status, int) and (status in TRANSIENT_STATUS or status >= 500)
 
@@ -86,7 +86,7 @@ class OpenAIChatModel:
             try:
                 response = await self.client.chat.completions.create(**request)
                 break
-            except openai.APIError as exc:
+            except (openai.APIError, ValueError) as exc:  # ValueError: a body that is not JSON at all
                 if not _is_transient(exc) or attempt >= self.max_retries:
                     raise ModelError(self._failure(exc, attempt)) from None
                 delay = _retry_after(exc)
@@ -97,6 +97,10 @@ class OpenAIChatModel:
         return self._turn(response, attempt)
 
     def _failure(self, exc: Exception, attempt: int) -> str:
+        if isinstance(exc, ValueError) and not isinstance(exc, openai.APIError):
+            tries = f" after {attempt + 1} attempts" if attempt else ""
+            return (f"model {self.label!r} ({self.model}) answered with a body that is not JSON{tries}; "
+                    "is base_url an OpenAI-compatible endpoint (usually ending in /v1)?")
         text = _describe(exc)
         status = getattr(exc, "status_code", None)
         if status == 400 and "tool" in text.lower():

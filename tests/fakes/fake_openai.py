@@ -5,6 +5,7 @@ Each model name has its own script: a list of steps consumed one per request. A 
   {"status": 429, "error": "slow down", "headers": {...}}   -> that HTTP error
   {"delay": 1.5, ...}                                       -> wait before answering (to trigger client timeouts)
   {"drop": True}                                            -> close the connection without answering
+  {"raw": "<html>oops</html>"}                              -> 200 with a body that is not JSON
 A callable step `fn(request_body) -> step` computes the answer; the last step repeats when `repeat_last` is set.
 Every request body is recorded for assertions, with the in-flight high-water mark (to prove concurrency).
 """
@@ -69,6 +70,14 @@ class FakeOpenAI:
                     if step.get("drop"):
                         self.close_connection = True
                         self.connection.shutdown(2)
+                        return
+                    if "raw" in step:  # a body that is not what the API promises
+                        data = step["raw"].encode()
+                        self.send_response(200)
+                        self.send_header("content-type", "application/json")
+                        self.send_header("content-length", str(len(data)))
+                        self.end_headers()
+                        self.wfile.write(data)
                         return
                     if "status" in step:
                         payload = {"error": {"message": step.get("error", "error"), "type": "fake", "code": step["status"]}}
