@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
@@ -28,7 +28,7 @@ from alpaca.data.timeframe import TimeFrame
 
 from agent_tools.market_calendar import MARKET_TZ, MarketCalendar, TradingSession, require_aware
 from agent_tools.market_data import Bar
-from agent_tools.point_in_time import MAX_HISTORY_DAYS, Quote, ViewError
+from agent_tools.point_in_time import MAX_HISTORY_DAYS, DailyHistory, Quote, ViewError
 
 QUOTE_TTL_SECONDS = 10.0  # a minute bar changes once a minute; re-asking more often only costs rate limit
 DAILY_TTL_SECONDS = 900.0  # completed sessions do not change; refetch now and then for a long-lived tool server
@@ -51,7 +51,7 @@ def describe_api_error(exc: Exception) -> str:
     return f"{type(exc).__name__} (network)"
 
 
-class LiveView:
+class LiveView(DailyHistory):
     """PriceView over Alpaca market data at the clock's instant; thread-safe (tools run in worker threads)."""
 
     def __init__(self, client: StockHistoricalDataClient, universe: tuple[str, ...], feed: str,
@@ -81,15 +81,6 @@ class LiveView:
 
     def _fresh(self, fetched_at: float, ttl: float) -> bool:
         return self.pinned is not None or time.monotonic() - fetched_at < ttl
-
-    # -- symbols ---------------------------------------------------------------------------------------------
-    def check_symbol(self, symbol: str) -> str:
-        if not isinstance(symbol, str) or not symbol.strip():
-            raise ViewError("symbol must be a ticker such as 'AAPL'")
-        clean = symbol.strip().upper()
-        if clean not in self._universe_set:
-            raise ViewError(f"unknown symbol {symbol!r}: not in the tradable universe ({len(self.universe)} symbols, e.g. AAPL, NVDA, QQQ)")
-        return clean
 
     # -- fetching --------------------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[[], Any]) -> Any:
@@ -188,33 +179,6 @@ class LiveView:
             raise ViewError(str(exc)) from None
         return self._today_open.get(clean)
 
-    def daily_history(self, symbol: str, days: int, end_day: date | None = None) -> list[dict]:
-        """Up to `days` complete daily bars ending at `end_day` (default: now), plus today's open if known."""
-        now = self.instant
-        if end_day is not None and end_day > now.date():
-            raise ViewError(
-                f"end_date {end_day.isoformat()} is in the future: it is now {now:%Y-%m-%d %H:%M %Z}; "
-                f"ask for {now.date().isoformat()} or earlier"
-            )
-        if not 1 <= days <= MAX_HISTORY_DAYS:
-            raise ViewError(f"days must be between 1 and {MAX_HISTORY_DAYS}, got {days}")
-        bars = self.completed_daily_bars(symbol)
-        if end_day is not None:
-            bars = [b for b in bars if b.day <= end_day]
-        rows: list[dict] = [
-            {"date": b.day.isoformat(), "open": b.open, "high": b.high, "low": b.low, "close": b.close, "volume": b.volume}
-            for b in bars[-days:]
-        ]
-        today_open = self.session_open(symbol)
-        if today_open is not None and (end_day is None or end_day >= now.date()):
-            rows.append({"date": now.date().isoformat(), "open": today_open, "partial": "open only"})
-        return rows
-
-    def last_close(self, symbol: str) -> float | None:
-        bars = self.completed_daily_bars(symbol)
-        return bars[-1].close if bars else None
-
-    # -- prices ----------------------------------------------------------------------------------------------
     def quote(self, symbol: str) -> Quote:
         """The latest price at the clock: the last complete minute bar of today, else today's open, else the last
         close when the market is not open. During the session a price older than today's open is refused."""

@@ -49,7 +49,57 @@ class PriceView(Protocol):
     def last_close(self, symbol: str) -> float | None: ...
 
 
-class MarketView:
+class DailyHistory:
+    """Rules shared by every view: symbols from the universe only; complete bars up to the instant, then today's
+    open only. A view provides `instant`, `universe`, `_universe_set`, `completed_daily_bars` and `session_open`.
+    """
+
+    instant: datetime
+    universe: tuple[str, ...]
+    _universe_set: frozenset[str]
+
+    def check_symbol(self, symbol: str) -> str:
+        if not isinstance(symbol, str) or not symbol.strip():
+            raise ViewError("symbol must be a ticker such as 'AAPL'")
+        clean = symbol.strip().upper()
+        if clean not in self._universe_set:
+            raise ViewError(f"unknown symbol {symbol!r}: not in the tradable universe ({len(self.universe)} symbols, e.g. AAPL, NVDA, QQQ)")
+        return clean
+
+    def completed_daily_bars(self, symbol: str) -> list[Bar]:
+        raise NotImplementedError
+
+    def session_open(self, symbol: str) -> float | None:
+        raise NotImplementedError
+
+    def daily_history(self, symbol: str, days: int, end_day: date | None = None) -> list[dict]:
+        """Up to `days` complete daily bars ending at `end_day` (default: the instant), plus today's open if known."""
+        now = self.instant
+        if end_day is not None and end_day > now.date():
+            raise ViewError(
+                f"end_date {end_day.isoformat()} is in the future: the current time is "
+                f"{now:%Y-%m-%d %H:%M %Z}; ask for {now.date().isoformat()} or earlier"
+            )
+        if not 1 <= days <= MAX_HISTORY_DAYS:
+            raise ViewError(f"days must be between 1 and {MAX_HISTORY_DAYS}, got {days}")
+        bars = self.completed_daily_bars(symbol)
+        if end_day is not None:
+            bars = [b for b in bars if b.day <= end_day]
+        rows: list[dict] = [
+            {"date": b.day.isoformat(), "open": b.open, "high": b.high, "low": b.low, "close": b.close, "volume": b.volume}
+            for b in bars[-days:]
+        ]
+        today_open = self.session_open(symbol)
+        if today_open is not None and (end_day is None or end_day >= now.date()):
+            rows.append({"date": now.date().isoformat(), "open": today_open, "partial": "open only"})
+        return rows
+
+    def last_close(self, symbol: str) -> float | None:
+        bars = self.completed_daily_bars(symbol)
+        return bars[-1].close if bars else None
+
+
+class MarketView(DailyHistory):
     """Bundled data seen from one instant. Cheap to build (no copying): per-symbol cut-offs are found by bisecting."""
 
     def __init__(self, data: MarketData, instant: datetime, calendar: MarketCalendar | None = None):
@@ -60,15 +110,6 @@ class MarketView:
         self.calendar = calendar or MarketCalendar()
         self.session: TradingSession | None = self.calendar.session_on(self.instant.date())
         self._quotes: dict[str, Quote] = {}
-
-    # -- symbols ---------------------------------------------------------------------------------------------
-    def check_symbol(self, symbol: str) -> str:
-        if not isinstance(symbol, str) or not symbol.strip():
-            raise ViewError("symbol must be a ticker such as 'AAPL'")
-        clean = symbol.strip().upper()
-        if clean not in self._universe_set:
-            raise ViewError(f"unknown symbol {symbol!r}: not in the tradable universe ({len(self.universe)} symbols, e.g. AAPL, NVDA, QQQ)")
-        return clean
 
     # -- bars ------------------------------------------------------------------------------------------------
     def completed_daily_bars(self, symbol: str) -> list[Bar]:
@@ -91,27 +132,6 @@ class MarketView:
         if series is None:
             return []
         return series.bars[: series.count_ended_by(self.instant)]
-
-    def daily_history(self, symbol: str, days: int, end_day: date | None = None) -> list[dict]:
-        """Up to `days` complete daily bars ending at `end_day` (default: the instant), plus today's open if known."""
-        if end_day is not None and end_day > self.instant.date():
-            raise ViewError(
-                f"end_date {end_day.isoformat()} is in the future: the simulated time is "
-                f"{self.instant:%Y-%m-%d %H:%M %Z}; ask for {self.instant.date().isoformat()} or earlier"
-            )
-        if not 1 <= days <= MAX_HISTORY_DAYS:
-            raise ViewError(f"days must be between 1 and {MAX_HISTORY_DAYS}, got {days}")
-        bars = self.completed_daily_bars(symbol)
-        if end_day is not None:
-            bars = [b for b in bars if b.day <= end_day]
-        rows = [
-            {"date": b.day.isoformat(), "open": b.open, "high": b.high, "low": b.low, "close": b.close, "volume": b.volume}
-            for b in bars[-days:]
-        ]
-        today_open = self.session_open(symbol)
-        if today_open is not None and (end_day is None or end_day >= self.instant.date()):
-            rows.append({"date": self.instant.date().isoformat(), "open": today_open, "partial": "open only"})
-        return rows
 
     # -- prices ----------------------------------------------------------------------------------------------
     def quote(self, symbol: str) -> Quote:
@@ -141,10 +161,6 @@ class MarketView:
             )
         self._quotes[clean] = best
         return best
-
-    def last_close(self, symbol: str) -> float | None:
-        bars = self.completed_daily_bars(symbol)
-        return bars[-1].close if bars else None
 
     def closes_by_day(self, symbol: str, since: date) -> dict[date, float]:
         """Visible closes from `since` on, for valuing past positions (drawdown from peak) without look-ahead."""

@@ -19,8 +19,6 @@ from agent_tools.risk.base import OrderContext
 from arena.live import run_live
 from tests.fakes.fake_alpaca import (
     OPEN_INSTANT,
-    FakeAlpaca,
-    alpaca_env,
     ledger,
     live_config,
     sessions,
@@ -28,14 +26,6 @@ from tests.fakes.fake_alpaca import (
 )
 
 SESSION = "scripted-a@2025-11-26T10:00-05:00"
-
-
-@pytest.fixture
-def fake(monkeypatch):
-    with FakeAlpaca() as server:
-        for name, value in alpaca_env(server).items():
-            monkeypatch.setenv(name, value)
-        yield server
 
 
 def run(config: Path, out: Path, now: str = OPEN_INSTANT) -> int:
@@ -46,17 +36,17 @@ def buys(out: Path) -> list[dict]:
     return [r for r in ledger(out) if (r.get("this_action") or {}).get("action") == "buy"]
 
 
-def test_an_order_filled(fake, tmp_path: Path, capsys):
+def test_an_order_filled(alpaca, tmp_path: Path, capsys):
     out = tmp_path / "out"
-    assert run(live_config(tmp_path / "c.json", fake), out) == 0
-    [order] = fake.orders.values()
+    assert run(live_config(tmp_path / "c.json", alpaca), out) == 0
+    [order] = alpaca.orders.values()
     assert order["client_order_id"] == f"{SESSION}#s0_0"
     assert (order["symbol"], order["qty"], order["side"], order["type"], order["time_in_force"]) == ("AAPL", "5", "buy", "market", "day")
     [record] = buys(out)
-    price = float(fake.price("AAPL"))
+    price = float(alpaca.price("AAPL"))
     assert record["this_action"] == {"action": "buy", "symbol": "AAPL", "amount": 5}
     assert record["price"] == price and record["fee"] == 0.0 and record["order_id"] == order["id"]
-    assert record["positions"]["CASH"] == 10000 - 5 * price == float(fake.cash)
+    assert record["positions"]["CASH"] == 10000 - 5 * price == float(alpaca.cash)
     [result] = tool_results(out, "buy")
     told = json.loads(result["result"])
     assert not result["is_error"] and told["status"] == "filled" and told["filled"] == 5 and told["price"] == price
@@ -64,56 +54,56 @@ def test_an_order_filled(fake, tmp_path: Path, capsys):
     assert "scripted-a: finished, 1 trade(s)" in capsys.readouterr().out
 
 
-def test_partially_filled_then_canceled_at_the_timeout(fake, tmp_path: Path):
-    fake.behave("AAPL", "partial", fill_qty=3)
+def test_partially_filled_then_canceled_at_the_timeout(alpaca, tmp_path: Path):
+    alpaca.behave("AAPL", "partial", fill_qty=3)
     out = tmp_path / "out"
-    config = live_config(tmp_path / "c.json", fake, live={"order_timeout_seconds": 0.2, "poll_interval_seconds": 0.01})
+    config = live_config(tmp_path / "c.json", alpaca, live={"order_timeout_seconds": 0.2, "poll_interval_seconds": 0.01})
     assert run(config, out) == 0
-    [order] = fake.orders.values()
+    [order] = alpaca.orders.values()
     assert order["status"] == "canceled" and order["filled_qty"] == "3"
-    assert len(fake.requests_to("DELETE", f"/v2/orders/{order['id']}")) == 1
+    assert len(alpaca.requests_to("DELETE", f"/v2/orders/{order['id']}")) == 1
     [record] = buys(out)
     assert record["this_action"]["amount"] == 3  # the real filled quantity, not the 5 asked for
-    assert record["positions"]["AAPL"] == 3 and record["positions"]["CASH"] == float(fake.cash)
+    assert record["positions"]["AAPL"] == 3 and record["positions"]["CASH"] == float(alpaca.cash)
     [result] = tool_results(out, "buy")
     told = json.loads(result["result"])
     assert told["requested"] == 5 and told["filled"] == 3 and told["status"] == "canceled"
     assert "only 3 of 5 filled (canceled)" in told["note"] and "0.2 s order timeout" in told["note"]
 
 
-def test_an_order_rejected(fake, tmp_path: Path):
-    fake.behave("AAPL", "reject")
+def test_an_order_rejected(alpaca, tmp_path: Path):
+    alpaca.behave("AAPL", "reject")
     out = tmp_path / "out"
-    assert run(live_config(tmp_path / "c.json", fake), out) == 0
-    [order] = fake.orders.values()
+    assert run(live_config(tmp_path / "c.json", alpaca), out) == 0
+    [order] = alpaca.orders.values()
     assert order["status"] == "rejected"
     assert buys(out) == []
     [result] = tool_results(out, "buy")
     assert result["is_error"]
     assert "buy 5 AAPL: order rejected, nothing filled. Alpaca rejected the order" in result["result"]
-    assert sessions(out)[0]["rejections"] == 1 and fake.positions == {}
+    assert sessions(out)[0]["rejections"] == 1 and alpaca.positions == {}
 
 
-def test_an_order_refused_on_submit(fake, tmp_path: Path):
-    fake.behave("AAPL", "refuse")
+def test_an_order_refused_on_submit(alpaca, tmp_path: Path):
+    alpaca.behave("AAPL", "refuse")
     out = tmp_path / "out"
-    assert run(live_config(tmp_path / "c.json", fake), out) == 0
-    assert fake.orders == {} and buys(out) == []
+    assert run(live_config(tmp_path / "c.json", alpaca), out) == 0
+    assert alpaca.orders == {} and buys(out) == []
     [result] = tool_results(out, "buy")
     assert result["is_error"] and "Alpaca refused the order: HTTP 403: insufficient buying power" in result["result"]
 
 
-def test_a_network_error_on_submit_is_resent_without_duplicating(fake, tmp_path: Path):
-    fake.drop_next_submit()  # Alpaca takes the order, the answer is lost
+def test_a_network_error_on_submit_is_resent_without_duplicating(alpaca, tmp_path: Path):
+    alpaca.drop_next_submit()  # Alpaca takes the order, the answer is lost
     out = tmp_path / "out"
-    assert run(live_config(tmp_path / "c.json", fake), out) == 0
-    posts = fake.requests_to("POST", "/v2/orders")
+    assert run(live_config(tmp_path / "c.json", alpaca), out) == 0
+    posts = alpaca.requests_to("POST", "/v2/orders")
     assert len(posts) == 2 and posts[0]["body"]["client_order_id"] == posts[1]["body"]["client_order_id"]
-    assert len(fake.orders) == 1  # the resend was de-duplicated by client_order_id
-    lookups = fake.requests_to("GET", "/v2/orders:by_client_order_id")
+    assert len(alpaca.orders) == 1  # the resend was de-duplicated by client_order_id
+    lookups = alpaca.requests_to("GET", "/v2/orders:by_client_order_id")
     assert [c["query"]["client_order_id"] for c in lookups] == [f"{SESSION}#s0_0"]
     [record] = buys(out)
-    assert record["this_action"]["amount"] == 5 and fake.positions == {"AAPL": Decimal("5")}
+    assert record["this_action"]["amount"] == 5 and alpaca.positions == {"AAPL": Decimal("5")}
     assert json.loads(tool_results(out, "buy")[0]["result"])["status"] == "filled"
 
 
@@ -131,24 +121,24 @@ def order(symbol: str = "AAPL", qty: str = "5", fractional: bool = False, market
     ("1.5", False, "quantity must be whole shares, got 1.5"),
     ("0.0000000001", True, "more than 9 decimals"),
 ])
-def test_quantities_are_checked_before_anything_is_sent(fake, qty: str, fractional: bool, message: str):
-    client = trading_client(fake.key, fake.secret, paper=True, url=fake.url, http_timeout=5)
+def test_quantities_are_checked_before_anything_is_sent(alpaca, qty: str, fractional: bool, message: str):
+    client = trading_client(alpaca.key, alpaca.secret, paper=True, url=alpaca.url, http_timeout=5)
     client._retry = 0
     broker = AlpacaBroker(client, order_timeout=1, poll_interval=0.01)
     with pytest.raises(BrokerError, match=message.replace("(", r"\(").replace(")", r"\)")):
         broker.execute(order(qty=qty, fractional=fractional), "sig@2025-11-26T10:00-05:00#c1")
     with pytest.raises(BrokerError, match="market hours"):
         broker.execute(order(market_open=False), "sig@2025-11-26T10:00-05:00#c2")
-    assert fake.calls == []
+    assert alpaca.calls == []
 
 
-def test_a_fractional_order_fills_and_the_account_follows(fake):
-    client = trading_client(fake.key, fake.secret, paper=True, url=fake.url, http_timeout=5)
+def test_a_fractional_order_fills_and_the_account_follows(alpaca):
+    client = trading_client(alpaca.key, alpaca.secret, paper=True, url=alpaca.url, http_timeout=5)
     broker = AlpacaBroker(client, order_timeout=1, poll_interval=0.01)
     fill = broker.execute(order(qty="0.5", fractional=True), "sig@2025-11-26T10:00-05:00#c1")
-    assert (fill.status, fill.quantity, fill.price, fill.fee) == ("filled", Decimal("0.5"), fake.price("AAPL"), 0)
+    assert (fill.status, fill.quantity, fill.price, fill.fee) == ("filled", Decimal("0.5"), alpaca.price("AAPL"), 0)
     account = broker.account()
-    assert account.holdings == {"AAPL": Decimal("0.5")} and account.cash == fake.cash
+    assert account.holdings == {"AAPL": Decimal("0.5")} and account.cash == alpaca.cash
 
 
 def test_long_client_order_ids_are_hashed_deterministically():
@@ -159,20 +149,20 @@ def test_long_client_order_ids_are_hashed_deterministically():
     assert alpaca_client_order_id("short@2025-11-26T10:00-05:00#s0_0") == "short@2025-11-26T10:00-05:00#s0_0"
 
 
-def test_every_answer_lost_the_order_is_found_by_its_client_order_id(fake):
+def test_every_answer_lost_the_order_is_found_by_its_client_order_id(alpaca):
     for _ in range(3):
-        fake.drop_next_submit()
-    client = trading_client(fake.key, fake.secret, paper=True, url=fake.url, http_timeout=5)
+        alpaca.drop_next_submit()
+    client = trading_client(alpaca.key, alpaca.secret, paper=True, url=alpaca.url, http_timeout=5)
     broker = AlpacaBroker(client, order_timeout=1, poll_interval=0.01)
     fill = broker.execute(order(qty="2"), "sig@2025-11-26T10:00-05:00#c1")
-    assert len(fake.requests_to("POST", "/v2/orders")) == 3 and len(fake.orders) == 1
+    assert len(alpaca.requests_to("POST", "/v2/orders")) == 3 and len(alpaca.orders) == 1
     assert (fill.status, fill.quantity) == ("filled", Decimal("2"))
 
 
-def test_when_alpaca_cannot_be_reached_nothing_is_placed_and_the_message_says_so(fake):
-    client = trading_client(fake.key, fake.secret, paper=True, url=fake.url, http_timeout=5)
+def test_when_alpaca_cannot_be_reached_nothing_is_placed_and_the_message_says_so(alpaca):
+    client = trading_client(alpaca.key, alpaca.secret, paper=True, url=alpaca.url, http_timeout=5)
     broker = AlpacaBroker(client, order_timeout=1, poll_interval=0.01)
-    fake.stop()  # connection refused from now on
+    alpaca.stop()  # connection refused from now on
     with pytest.raises(BrokerError) as caught:
         broker.execute(order(), "sig@2025-11-26T10:00-05:00#c1")
     assert str(caught.value) == ("could not reach Alpaca to send order sig@2025-11-26T10:00-05:00#c1 (ConnectionError "

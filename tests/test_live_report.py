@@ -7,26 +7,17 @@ import csv
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from agent_tools.market_calendar import parse_instant
 from agent_tools.price_archive import archive_path
 from arena.live import run_live
 from main import cli
-from tests.fakes.fake_alpaca import SMALL_UNIVERSE, FakeAlpaca, alpaca_env, live_config
+from tests.fakes.fake_alpaca import SMALL_UNIVERSE, live_config
 
 
-@pytest.fixture
-def fake(monkeypatch):
-    with FakeAlpaca() as server:
-        for name, value in alpaca_env(server).items():
-            monkeypatch.setenv(name, value)
-        yield server
-
-
-def test_a_live_session_archives_the_completed_daily_bars_it_saw(fake, tmp_path: Path):
-    config, out = live_config(tmp_path / "c.json", fake, broker="paper"), tmp_path / "out"
+def test_a_live_session_archives_the_completed_daily_bars_it_saw(alpaca, tmp_path: Path):
+    config, out = live_config(tmp_path / "c.json", alpaca, broker="paper"), tmp_path / "out"
 
     assert run_live(str(config), str(out), parse_instant("2025-11-26T10:00-05:00"), False, None) == 0
 
@@ -36,8 +27,8 @@ def test_a_live_session_archives_the_completed_daily_bars_it_saw(fake, tmp_path:
     assert max(r["date"] for r in rows) == "2025-11-25"  # the day before the session: today's bar is not complete
 
 
-def test_report_values_a_live_run_with_the_archived_prices(fake, tmp_path: Path):
-    config, out = live_config(tmp_path / "c.json", fake, broker="paper"), tmp_path / "out"
+def test_report_values_a_live_run_with_the_archived_prices(alpaca, tmp_path: Path):
+    config, out = live_config(tmp_path / "c.json", alpaca, broker="paper"), tmp_path / "out"
     for now in ("2025-11-25T10:00-05:00", "2025-11-26T10:00-05:00", "2025-11-28T10:00-05:00"):
         assert run_live(str(config), str(out), parse_instant(now), False, None) == 0
 

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from agent_tools.market_calendar import MARKET_TZ, MarketCalendar
 from arena.config import DEFAULT_CONFIG
 
@@ -406,3 +408,12 @@ def log_events(out: Path, signature: str = "scripted-a", day: str = "2025-11-26"
 
 def tool_results(out: Path, name: str, signature: str = "scripted-a") -> list[dict]:
     return [e for e in log_events(out, signature) if e["type"] == "tool" and e["name"] == name]
+
+
+@pytest.fixture
+def alpaca(monkeypatch):
+    """A running fake Alpaca server, with the key variables pointing at it (a fixture for every test module)."""
+    with FakeAlpaca() as server:
+        for name, value in alpaca_env(server).items():
+            monkeypatch.setenv(name, value)
+        yield server
