@@ -190,9 +190,10 @@ class TradingDesk:
                 value += market_value
             holdings[symbol] = {"quantity": json_number(qty), "price": float(price) if price is not None else None,
                                 "market_value": float(cents(market_value)) if market_value is not None else None}
+        costs = self._average_costs()
         for symbol, row in holdings.items():
             row["weight"] = round(row["market_value"] / float(value), 4) if row["market_value"] and value else 0.0
-            cost = self._cost_basis(symbol)
+            cost = costs.get(symbol)
             if cost is not None and row["market_value"] is not None:
                 row["avg_cost"] = float(cost.quantize(Decimal("0.0001")))
                 row["unrealized_pnl"] = float(cents(Decimal(str(row["market_value"])) - cost * state.holdings[symbol]))
@@ -210,21 +211,22 @@ class TradingDesk:
             "market_open": self.market_open,
         }
 
-    def _cost_basis(self, symbol: str) -> Decimal | None:
-        """Average cost of the current holding (fees included), from the ledger's buys and sells in order."""
-        qty, cost = Decimal("0"), Decimal("0")
+    def _average_costs(self) -> dict[str, Decimal]:
+        """Average cost per share of each current holding (fees included): one pass over the ledger's fills."""
+        books: dict[str, list[Decimal]] = {}  # symbol -> [quantity, cost]
         for record in self.ledger.records:
             action = record.get("this_action") or {}
-            if action.get("symbol") != symbol or action.get("action") not in TRADE_ACTIONS or "price" not in record:
+            if action.get("action") not in TRADE_ACTIONS or "price" not in record:
                 continue
+            book = books.setdefault(action["symbol"], [Decimal("0"), Decimal("0")])
             amount = Decimal(str(action.get("amount", 0)))
             if action["action"] == "buy":
-                cost += amount * Decimal(str(record["price"])) + Decimal(str(record.get("fee", 0)))
-                qty += amount
-            elif qty > 0:
-                cost -= cost * amount / qty
-                qty -= amount
-        return cost / qty if qty > 0 else None
+                book[1] += amount * Decimal(str(record["price"])) + Decimal(str(record.get("fee", 0)))
+                book[0] += amount
+            elif book[0] > 0:
+                book[1] -= book[1] * amount / book[0]
+                book[0] -= amount
+        return {symbol: cost / qty for symbol, (qty, cost) in books.items() if qty > 0}
 
     # -- trading ---------------------------------------------------------------------------------------------
     def _price_order(self, order: OrderContext) -> None:
