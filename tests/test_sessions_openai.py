@@ -278,3 +278,12 @@ def test_an_empty_answer_from_the_provider_fails_the_session_without_a_traceback
 
     session = session_lines(out, "trader")[-1]
     assert (session["status"], session["error"]) == ("failed", "model 'trader' returned no message (empty choices)")
+
+
+def test_on_session_failure_stop_ends_the_run_at_the_first_failure(fake, write_config, market, tmp_path):
+    fake.script("trader", [{"status": 500, "error": "down"}], repeat_last=True)
+    out, progress = replay(write_config, market, tmp_path, [llm("trader", fake.base_url, max_retries=0)],
+                           end=date(2025, 10, 6), run={"on_session_failure": "stop"})
+
+    assert [s["status"] for s in session_lines(out, "trader")] == ["failed"]
+    assert progress["trader"].failures == 1 and len(progress["trader"].results) == 1
