@@ -59,7 +59,25 @@ def parse_models(models: str | None) -> list[str] | None:
     return [m.strip() for m in models.split(",") if m.strip()] if models else None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineErrors(click.Group):
+    """Usage errors (a bad flag or option value) print one `error:` line and exit 2, like every expected failure."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()  # no command at all: the help, as click prints it
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"error: {exc.format_message().rstrip('.')} (see --help)", err=True)
+            sys.exit(2)
+        except click.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Put LLM trading agents on a real market, fairly: point-in-time replays and live sessions over MCP tools."""
     quiet_logging()
@@ -80,7 +98,7 @@ def run(config_path: str | None, start: str | None, end: str | None, models: str
     from arena.config import check_api_keys
     from arena.desk_factory import load_market
     from arena.progress import run_with_progress
-    from arena.run_loop import move_aside
+    from arena.run_loop import move_aside, trading_days
 
     config = load_config(config_path)
     first = parse_day(start) if start else config.run.start
@@ -92,11 +110,12 @@ def run(config_path: str | None, start: str | None, end: str | None, models: str
         raise ConfigError("no enabled models: set \"enabled\": true on a model or pass --models")
     check_api_keys(config, chosen)
     out_dir = out_dir_for(config, out)
+    market = load_market(config)
+    trading_days(config, market, first, last)  # a bad range fails before --fresh moves anything
     if fresh:
         moved = move_aside(out_dir)
         if moved:
             click.echo(f"old output moved to {moved}")
-    market = load_market(config)
     code = run_with_progress(config, market, chosen, out_dir, first, last, parallel or config.run.parallel)
     sys.exit(code)
 

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from filelock import FileLock, Timeout
 from mcp import Client
 
 from agent_tools.brokers.base import Broker
@@ -151,6 +152,35 @@ async def run_replay(config: ArenaConfig, market: Market, models: list[ModelSett
                      backends: dict[str, ModelBackend] | None = None) -> list[ModelProgress]:
     days = trading_days(config, market, start, end)
     out_dir.mkdir(parents=True, exist_ok=True)
+    locks = hold_run_locks(out_dir, models)
+    try:
+        return await _run_replay(config, market, models, out_dir, days, parallel, on_progress, backends)
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+def hold_run_locks(out_dir: Path, models: list[ModelSettings]) -> list[FileLock]:
+    """One replay per model folder at a time: a second `run` on the same output would run every session twice."""
+    held: list[FileLock] = []
+    for model in models:
+        path = out_dir / model.signature / "locks" / "run.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(path), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            for other in held:
+                other.release()
+            raise ConfigError(f"another `run` is replaying {model.signature} in {out_dir} now; wait for it to finish "
+                              "(rerun to resume) or use another --out") from None
+        held.append(lock)
+    return held
+
+
+async def _run_replay(config: ArenaConfig, market: Market, models: list[ModelSettings], out_dir: Path,
+                      days: list[date], parallel: int, on_progress: Callable[[ModelProgress], None] | None,
+                      backends: dict[str, ModelBackend] | None) -> list[ModelProgress]:
     (out_dir / "run_config.json").write_text(json.dumps(config.model_dump(mode="json"), indent=2), encoding="utf-8")
     redact = Redactor.from_env(secret_env_names(config))
     stop = asyncio.Event()

@@ -55,9 +55,13 @@ def append_session_record(model_dir: Path, record: dict, redact: Redactor | None
     line = json.dumps(record, default=str, ensure_ascii=False)
     if redact is not None:
         line = redact(line)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    data = (line + "\n").encode("utf-8")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, (line + "\n").encode("utf-8"))
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data  # a torn last line (crash mid-write): never glue this session's line onto it
+        os.write(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)

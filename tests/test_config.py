@@ -104,3 +104,13 @@ def test_per_model_limits_override_the_global_ones(default_config):
     assert default_config.limits_for(model).max_position_weight == 1.0
     other = next(m for m in default_config.models if m.signature == "baseline-momentum")
     assert default_config.limits_for(other).max_position_weight == default_config.limits.max_position_weight
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (("run", "--parallel", "0"), "'--parallel': 0 is not in the range"),
+    (("report", "--format", "xml"), "'--format': 'xml' is not one of"),
+    (("run", "--bogus"), "No such option '--bogus'"),
+    (("repair-ledger", "/nonexistent/position.jsonl"), "does not exist"),
+])
+def test_a_bad_command_line_flag_is_a_one_line_error(args, fragment):
+    assert_one_line_error(run(*args), fragment)

@@ -276,3 +276,13 @@ def test_rejection_is_written_to_the_audit_file_not_the_ledger(default_config, m
     assert ledger_records(desk.ledger.path) == ledger_before
     assert [r["id"] for r in ledger_before] == [0] and CASH in ledger_before[0]["positions"]
     assert '"rule": "tradable_symbol"' in desk.audit_path.read_text(encoding="utf-8")
+
+
+def test_a_sell_whose_fee_exceeds_cash_plus_proceeds_is_refused_so_cash_never_goes_negative(default_config, market, tmp_path):
+    desk = desk_at(default_config, market, tmp_path, initial_cash="100.00", max_position_weight=None, fractional=True)
+    assert desk.trade("buy", "AAPL", 0.3881)["cash_after"] == 0.02
+    # 0.0001 AAPL brings $0.03, the minimum fee is $0.35: cash would end at -$0.30 (margin)
+    message = expect_rejection(desk, "sell", "AAPL", 0.0001, "sufficient_cash")
+
+    assert "no margin" in message
+    assert desk.trade("sell", "AAPL", 0.3881)["cash_after"] > 0

@@ -99,3 +99,48 @@ def test_fresh_moves_old_output_aside_instead_of_deleting_it(tmp_path):
     moved = [p for p in tmp_path.iterdir() if p.name.startswith("out.old-")]
     assert len(moved) == 1
     assert ledger_lines(moved[0], "baseline-momentum") == ledger_lines(out, "baseline-momentum")
+
+
+def test_a_torn_sessions_line_does_not_swallow_the_rerun_sessions_line(tmp_path):
+    """A crash mid-write of a sessions.jsonl line leaves a torn tail; the rerun's line must not be glued onto it,
+    or that session runs again on every rerun (and, once later days exist, the ledger refuses it)."""
+    out = tmp_path / "torn"
+    args = ("run", "--out", str(out), "--models", "baseline-buy-and-hold-qqq", "--start", "2025-10-01")
+    assert run_cli(*args, "--end", "2025-10-02").returncode == 0
+    sessions = out / "baseline-buy-and-hold-qqq" / "sessions.jsonl"
+    lines = sessions.read_text().splitlines(keepends=True)
+    sessions.write_text("".join(lines[:-1]) + lines[-1][:40])  # 2025-10-02's line cut off by a crash
+
+    assert run_cli(*args, "--end", "2025-10-03").returncode == 0
+    again = run_cli(*args, "--end", "2025-10-03")
+    assert again.returncode == 0, again.stderr
+    assert "Ran 0 sessions (3 already done" in again.stdout
+
+
+def test_fresh_with_a_bad_date_range_moves_nothing_aside(tmp_path):
+    out = tmp_path / "out"
+    first = run_cli("run", "--out", str(out), "--models", "baseline-buy-and-hold-qqq", "--start", "2025-10-01",
+                    "--end", "2025-10-01")
+    assert first.returncode == 0, first.stderr
+
+    bad = run_cli("run", "--out", str(out), "--start", "2025-05-01", "--end", "2025-10-01", "--fresh")
+
+    assert bad.returncode == 2
+    assert bad.stderr.strip().startswith("error: date range 2025-05-01..2025-10-01 is outside the bundled data")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("out.old-")]
+    assert ledger_lines(out, "baseline-buy-and-hold-qqq")
+
+
+def test_a_second_run_on_the_same_output_at_the_same_time_runs_nothing(tmp_path):
+    """Two `run`s on one output folder would each run every session (an LLM would trade twice); the second refuses."""
+    from filelock import FileLock
+
+    out = tmp_path / "busy"
+    lock_path = out / "baseline-buy-and-hold-qqq" / "locks" / "run.lock"
+    lock_path.parent.mkdir(parents=True)
+    with FileLock(str(lock_path), timeout=0):  # a replay of this model is running in another process
+        second = run_cli("run", "--out", str(out), "--models", "baseline-buy-and-hold-qqq", "--start", "2025-10-01",
+                         "--end", "2025-10-02")
+    assert second.returncode == 2
+    assert second.stderr.strip().splitlines()[-1].startswith("error: another `run` is replaying baseline-buy-and-hold-qqq")
+    assert not ledger_lines(out, "baseline-buy-and-hold-qqq")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from agent_tools.fills import cents
 from agent_tools.risk.base import OrderContext, Rejection, fmt_qty
 
 
@@ -11,7 +12,14 @@ class SufficientCash:
 
     def check(self, order: OrderContext) -> Rejection | None:
         if order.side != "buy":
-            return None
+            proceeds = cents(order.quantity * order.fill_price)
+            if order.cash + proceeds - order.fee >= 0:
+                return None
+            return Rejection(
+                self.name,
+                f"insufficient cash: selling {fmt_qty(order.quantity)} {order.symbol} brings ${proceeds:,.2f} but the fee is "
+                f"${order.fee:,.2f} and cash is ${order.cash:,.2f} (no margin); sell a larger amount",
+            )
         cost = order.quantity * order.fill_price + order.fee
         if cost <= order.cash:
             return None
