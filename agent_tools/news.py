@@ -11,6 +11,7 @@ import os
 import re
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -219,3 +220,19 @@ class NoNews:
     def search(self, instant: datetime, query: str = "", ticker: str | None = None, limit: int = 5) -> list[NewsItem]:
         _check_limit(limit)
         return []
+
+
+class NotAfterClock:
+    """Live: news up to the earlier of the session's instant and the clock.
+
+    A live session is bound to its trigger (10:00), but a drill pinned earlier (`--now 09:45`) or a run that starts
+    early must not read news from between its clock and the trigger.
+    """
+
+    def __init__(self, source: NewsSource, clock: Callable[[], datetime]):
+        self.source = source
+        self.clock = clock
+        self.name = source.name
+
+    def search(self, instant: datetime, query: str = "", ticker: str | None = None, limit: int = 5) -> list[NewsItem]:
+        return self.source.search(min(require_aware(instant), require_aware(self.clock())), query, ticker, limit)

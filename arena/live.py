@@ -53,6 +53,7 @@ from agent_tools.market_calendar import (
     require_aware,
 )
 from agent_tools.market_data import MarketData
+from agent_tools.news import NotAfterClock
 from agent_tools.price_archive import archive_daily_bars
 from agent_tools.trading_desk import TradingDesk
 from arena.config import ArenaConfig, ConfigError, LiveSettings, ModelSettings, check_api_keys, load_config
@@ -255,7 +256,8 @@ def run_live(config_path: str | None, out: str | None, now: datetime | None, dry
     (base_dir / "run_config.json").write_text(json.dumps(config.model_dump(mode="json"), indent=2), encoding="utf-8")
     secrets = [v for p in plans for v in (p.key, p.secret)]
     redact = Redactor(secrets + Redactor.from_env(secret_env_names(config)).secrets)
-    market = Market(data=cast(MarketData, None), calendar=calendar, news=build_news(config))  # live reads no bundled prices
+    news = NotAfterClock(build_news(config), (lambda: clock) if now is not None else wall_clock)
+    market = Market(data=cast(MarketData, None), calendar=calendar, news=news)  # live reads no bundled prices
     run = LiveRun(config, trigger, clock, now is not None, out_dir, base_dir, dry_run, market, redact)
 
     brokers = sorted({p.settings.broker for p in plans})

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from agent_tools.market_calendar import MARKET_TZ, CalendarError, parse_instant
-from agent_tools.news import AlphaVantageNewsSource, LocalNewsSource, NewsError, NoNews
+from agent_tools.news import AlphaVantageNewsSource, LocalNewsSource, NewsError, NoNews, NotAfterClock
 from tests.conftest import PROJECT_DIR
 
 INSTANT = parse_instant("2025-10-02T10:00-04:00")
@@ -238,3 +238,14 @@ def test_alphavantage_answer_without_a_feed_is_an_error_with_its_note(alphavanta
 
     with pytest.raises(NewsError, match="no news feed: rate limit reached"):
         alphavantage.source().search(INSTANT)
+
+
+def test_live_news_never_passes_the_clock_even_when_the_session_instant_is_later():
+    source = LocalNewsSource(BUNDLED)
+    clock = parse_instant("2025-10-23T09:00-04:00")  # a drill pinned before the 10:00 trigger
+    bounded = NotAfterClock(source, lambda: clock)
+
+    items = bounded.search(parse_instant("2025-10-23T10:00-04:00"), limit=20)
+
+    assert items and all(item.published_at <= clock for item in items)
+    assert any(item.published_at > clock for item in source.search(parse_instant("2025-10-23T10:00-04:00"), limit=20))
