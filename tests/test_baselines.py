@@ -79,3 +79,12 @@ def test_momentum_trades_only_on_the_first_session_of_a_week(write_config, marke
     trade_days = sorted({t["date"] for t in trades(records)})
     assert set(trade_days) <= {"2025-10-01", "2025-10-06"}
     assert "2025-10-01" in trade_days
+
+
+def test_baseline_order_ids_name_the_order_so_a_rerun_never_reuses_one_for_another(write_config, market, tmp_path):
+    run_baseline(write_config, market, tmp_path, {
+        "signature": "mom", "kind": "baseline", "strategy": "momentum"}, end=START)
+
+    log = tmp_path / "out" / "mom" / "log" / START.isoformat() / "log.jsonl"
+    orders = [e for e in map(json.loads, log.read_text().splitlines()) if e["type"] == "tool" and e["name"] == "buy"]
+    assert orders and all(e["id"] == f"b2_buy_{e['arguments']['symbol']}" for e in orders)

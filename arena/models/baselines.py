@@ -81,8 +81,10 @@ class Baseline:
             orders = self._orders(portfolio, {k: v for k, v in results.items() if k.startswith("b1_")})
             if not orders:
                 return ModelTurn(f"{self.strategy}: on target, nothing to trade. {FINISH_SIGNAL}")
-            calls = [ToolCall(f"b2_{i}", side, json.dumps({"symbol": s, "amount": q, "reason": why}))
-                     for i, (side, s, q, why) in enumerate(orders)]
+            # Ids name the order, not its position: a rerun after a crash re-sends a missing order under the same
+            # id (a broker de-duplicates it) and never reuses an id for a different order.
+            calls = [ToolCall(f"b2_{side}_{s}", side, json.dumps({"symbol": s, "amount": q, "reason": why}))
+                     for side, s, q, why in orders]
             return ModelTurn(f"{self.strategy}: sending {len(calls)} orders.", calls)
         rejected = sum(1 for k, r in results.items() if k.startswith("b2_") and "error" in r)
         note = f" ({rejected} orders rejected)" if rejected else ""
