@@ -84,11 +84,6 @@ class MarketData:
             days.update(bars.days)
         return sorted(days)
 
-    def hourly_last_day(self) -> date | None:
-        if not self.hourly:
-            return None
-        return max(b.days[-1] for b in self.hourly.values())
-
 
 def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     if not path.exists():

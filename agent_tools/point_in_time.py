@@ -161,7 +161,3 @@ class MarketView(DailyHistory):
             )
         self._quotes[clean] = best
         return best
-
-    def closes_by_day(self, symbol: str, since: date) -> dict[date, float]:
-        """Visible closes from `since` on, for valuing past positions (drawdown from peak) without look-ahead."""
-        return {b.day: b.close for b in self.completed_daily_bars(symbol) if b.day >= since}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -27,8 +28,6 @@ def close_on_or_before(data: MarketData, symbol: str, day: date) -> float | None
     series = data.daily.get(symbol)
     if series is None:
         return None
-    import bisect
-
     i = bisect.bisect_right(series.days, day) - 1
     return series.bars[i].close if i >= 0 else None
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -225,6 +224,3 @@ async def _run_replay(config: ArenaConfig, market: Market, models: list[ModelSet
 
     return list(await asyncio.gather(*(one_model(m) for m in models)))
 
-
-def elapsed(start: float) -> str:
-    return f"{time.perf_counter() - start:.1f}s"
