@@ -13,10 +13,10 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from agent_tools.chronology import record_no_trade, session_records
 from agent_tools.context import SessionContext
 from agent_tools.ledger import TRADE_ACTIONS, PositionLedger
 from agent_tools.point_in_time import PriceView
-from agent_tools.trading_desk import record_no_trade, session_records
 from arena.config import SessionBounds, TokenPrice
 from arena.models.base import ModelBackend, ModelError, ModelTurn, ToolCall
 from arena.prompt import opening_messages

@@ -12,11 +12,11 @@ from typing import Any
 import click
 
 from agent_tools.brokers.base import BrokerError
+from agent_tools.errors import ToolInputError
 from agent_tools.ledger import LedgerError
 from agent_tools.market_calendar import CalendarError, parse_day, parse_instant
 from agent_tools.market_data import MarketDataError
 from agent_tools.news import NewsError
-from agent_tools.trading_desk import ToolInputError
 from arena.config import ArenaConfig, ConfigError, load_config
 from arena.models.base import ModelError
 from reports import ReportError

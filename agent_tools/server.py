@@ -15,8 +15,10 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from pydantic import BeforeValidator, Field, ValidationError
 
+from agent_tools.errors import ToolInputError
 from agent_tools.point_in_time import MAX_HISTORY_DAYS
-from agent_tools.trading_desk import MAX_PRICE_SYMBOLS, ToolInputError, TradingDesk
+from agent_tools.research import MAX_PRICE_SYMBOLS
+from agent_tools.trading_desk import TradingDesk
 
 
 class ToolServer(MCPServer):

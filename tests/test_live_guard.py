@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import arena.live
+import arena.live.guard
 from agent_tools.market_calendar import MARKET_TZ, MarketCalendar
 from arena.live import trigger_for
 from main import cli
@@ -94,7 +94,7 @@ def test_the_wall_clock_is_new_york_time_whatever_the_machine_zone(fake, no_keys
     config = live_config(tmp_path / "config.json", fake)
     # Thanksgiving 15:00 UTC; on a Tokyo machine the local date is already the 28th (a half day, open at that hour)
     moment = datetime(2025, 11, 27, 15, 0, tzinfo=UTC)
-    monkeypatch.setattr(arena.live, "wall_clock", lambda: moment.astimezone(MARKET_TZ))
+    monkeypatch.setattr(arena.live.guard, "wall_clock", lambda: moment.astimezone(MARKET_TZ))
     result = live("--config", str(config))
     assert result.exit_code == 0
     assert result.output.strip() == "market closed: 2025-11-27 is an NYSE holiday; no live session"

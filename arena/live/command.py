@@ -1,4 +1,4 @@
-"""`main.py live`: one live session per enabled model for this trigger (cron: weekdays 10:00 New York time).
+"""The `live` command: one live session per enabled model for this trigger (cron: weekdays 10:00 New York time).
 
 Order of work, each step before the next can do harm:
 1. The market-day guard, on the clock alone (New York time whatever the machine's zone; DST by zoneinfo): on a
@@ -25,181 +25,36 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import sys
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from decimal import Decimal
+from datetime import datetime
 from pathlib import Path
 from typing import cast
 
 import click
-from alpaca.data.historical.stock import StockHistoricalDataClient
 from filelock import FileLock, Timeout
 
-from agent_tools.brokers.alpaca import AlpacaBroker, set_http_timeout, trading_client
-from agent_tools.brokers.base import Broker, BrokerAccount, BrokerError
+from agent_tools.brokers.base import Broker, BrokerError
 from agent_tools.brokers.simulated import SimulatedBroker
 from agent_tools.context import SessionContext
-from agent_tools.fills import CENT, cents
-from agent_tools.ledger import RECONCILE_ACTION, LedgerState, PositionLedger, json_number
-from agent_tools.live_view import LiveView
-from agent_tools.market_calendar import (
-    MARKET_TZ,
-    MarketCalendar,
-    TradingSession,
-    at_market_time,
-    require_aware,
-)
+from agent_tools.ledger import PositionLedger
+from agent_tools.market_calendar import MarketCalendar, require_aware
 from agent_tools.market_data import MarketData
 from agent_tools.news import NotAfterClock
 from agent_tools.price_archive import archive_daily_bars
 from agent_tools.trading_desk import TradingDesk
-from arena.config import ArenaConfig, ConfigError, LiveSettings, ModelSettings, check_api_keys, load_config
+from arena.config import ArenaConfig, ConfigError, ModelSettings, check_api_keys, load_config
 from arena.desk_factory import Market, build_desk, build_news, session_context
+from arena.live import guard
+from arena.live.accounts import ModelPlan, alpaca_broker, check_separate_accounts, live_view, plan_for
+from arena.live.reconcile import describe_difference, reconcile, reconcile_note
+from arena.live.trigger import trigger_for
 from arena.run_loop import build_backend, run_model_session, secret_env_names
 from arena.session_log import Redactor, SessionLog, latest_by_session, read_session_records
 
 DRY_RUN_DIR = "dry-run"
 LOCK_DIR = "locks"
-
-
-def wall_clock() -> datetime:
-    """The real now in New York time (independent of the machine's zone)."""
-    return datetime.now(MARKET_TZ)
-
-
-def trigger_for(session: TradingSession, decision_time: time) -> datetime:
-    """The session day's decision time, clamped into the session (an early close still gets its trigger)."""
-    wanted = at_market_time(session.day, decision_time)
-    return min(max(wanted, session.open), session.close - timedelta(minutes=1))
-
-
-@dataclass(frozen=True)
-class ModelPlan:
-    """One model's live settings with its Alpaca keys read from the environment (never printed)."""
-
-    model: ModelSettings
-    settings: LiveSettings
-    key: str
-    secret: str
-
-    @property
-    def signature(self) -> str:
-        return self.model.signature
-
-
-def plan_for(config: ArenaConfig, model: ModelSettings) -> ModelPlan:
-    """Resolve a model's live settings and keys; a missing key is a one-line error naming the variable."""
-    if "out_dir" in model.live:
-        raise ConfigError(f"models[{model.signature}].live.out_dir: set the output folder in the top-level live section")
-    settings = config.live_for(model)
-    key = os.environ.get(settings.api_key_env, "")
-    secret = os.environ.get(settings.secret_key_env, "")
-    missing = [name for name, value in ((settings.api_key_env, key), (settings.secret_key_env, secret)) if not value]
-    if missing:
-        raise ConfigError(
-            f"model {model.signature!r} needs Alpaca API keys for live sessions: set the environment variable(s) "
-            f"{' and '.join(missing)} (key id and secret of an Alpaca paper account), or name other variables in "
-            "live.api_key_env / live.secret_key_env"
-        )
-    return ModelPlan(model, settings, key, secret)
-
-
-def check_separate_accounts(plans: list[ModelPlan]) -> None:
-    """Two models on one Alpaca account would reconcile each other's trades away: refuse it."""
-    seen: dict[tuple[str, str], str] = {}
-    for plan in plans:
-        if plan.settings.broker != "alpaca":
-            continue
-        account = (plan.settings.trading_url or "", plan.key)
-        if account in seen:
-            raise ConfigError(
-                f"models {seen[account]!r} and {plan.signature!r} would trade the same Alpaca account (key in "
-                f"{plan.settings.api_key_env}); give each its own paper account with models[].live.api_key_env "
-                "and secret_key_env, or use the 'paper' broker"
-            )
-        seen[account] = plan.signature
-
-
-def data_client(plan: ModelPlan) -> StockHistoricalDataClient:
-    client = StockHistoricalDataClient(plan.key, plan.secret, url_override=plan.settings.data_url)
-    set_http_timeout(client, plan.settings.http_timeout_seconds)
-    return client
-
-
-def alpaca_broker(plan: ModelPlan, warn: bool = True) -> AlpacaBroker:
-    s = plan.settings
-    if s.allow_live_account and warn:
-        click.echo(f"WARNING: {plan.signature}: live.allow_live_account is true: orders go to a REAL-MONEY Alpaca account",
-                   err=True)
-    client = trading_client(plan.key, plan.secret, paper=not s.allow_live_account, url=s.trading_url,
-                            http_timeout=s.http_timeout_seconds)
-    return AlpacaBroker(client, order_timeout=s.order_timeout_seconds, poll_interval=s.poll_interval_seconds,
-                        key_env=s.api_key_env)
-
-
-def live_view(config: ArenaConfig, plan: ModelPlan, calendar: MarketCalendar, pinned: datetime | None) -> LiveView:
-    return LiveView(data_client(plan), tuple(config.universe), plan.settings.data_feed, calendar, pinned=pinned,
-                    key_env=plan.settings.api_key_env)
-
-
-# -- reconciliation ------------------------------------------------------------------------------------------------
-def differences(state: LedgerState, account: BrokerAccount) -> dict:
-    """Where the ledger and the broker disagree: cash (to the cent) and every symbol's quantity."""
-    diff: dict = {}
-    if abs(state.cash - account.cash) >= CENT:
-        diff["cash"] = {"ledger": float(state.cash), "broker": float(cents(account.cash))}
-    holdings = {}
-    for symbol in sorted(set(state.holdings) | set(account.holdings)):
-        ours, theirs = state.quantity(symbol), account.holdings.get(symbol, Decimal("0"))
-        if ours != theirs:
-            holdings[symbol] = {"ledger": json_number(ours), "broker": json_number(theirs)}
-    if holdings:
-        diff["holdings"] = holdings
-    return diff
-
-
-def describe_difference(diff: dict) -> str:
-    parts = [f"{s} {q['ledger']} -> {q['broker']} shares" for s, q in diff.get("holdings", {}).items()]
-    if "cash" in diff:
-        parts.append(f"cash ${diff['cash']['ledger']:,.2f} -> ${diff['cash']['broker']:,.2f}")
-    return ", ".join(parts)
-
-
-def reconcile(ledger: PositionLedger, account: BrokerAccount, ctx: SessionContext) -> tuple[str, dict | None]:
-    """Make the ledger agree with the broker (the truth). Returns (what happened, the record written or None).
-
-    A new ledger starts from the broker's account (its id-0 record); a ledger that differs gets a `reconcile`
-    record with the broker's positions and the difference. Both under the ledger's lock, like every write.
-    """
-    outcome = {"kind": "same"}
-
-    def build(state: LedgerState) -> dict | None:
-        base = {"date": ctx.day.isoformat(),
-                "positions": ledger.positions_snapshot(cents(account.cash), account.holdings)}
-        stamp = {"time": ctx.instant.astimezone(MARKET_TZ).isoformat(), "session_id": ctx.session_id}
-        if not state.initialized:
-            outcome["kind"] = "opened"
-            return {**base, **stamp, "source": "broker account"}
-        diff = differences(state, account)
-        if not diff:
-            return None
-        outcome["kind"] = "reconciled"
-        return {"date": base["date"], "this_action": {"action": RECONCILE_ACTION, "symbol": "", "amount": 0},
-                "positions": base["positions"], **stamp, "reconcile": diff}
-
-    record = ledger.append(build)
-    return outcome["kind"], record
-
-
-def reconcile_note(record: dict) -> str:
-    return (
-        "Reconciliation with your broker account at session start: our ledger differed from the broker, and the "
-        f"broker is the truth, so the ledger now follows it ({describe_difference(record['reconcile'])}). "
-        "The cash and holdings below are the broker's."
-    )
 
 
 def log_event(ctx: SessionContext, redact: Redactor, kind: str, **fields: object) -> None:
@@ -233,8 +88,8 @@ def run_live(config_path: str | None, out: str | None, now: datetime | None, dry
              models: list[str] | None) -> int:
     """The cron job. Returns the exit code: 0 when every model ran or had nothing to do, 1 if one failed."""
     calendar = MarketCalendar()
-    clock = require_aware(now, "--now") if now is not None else wall_clock()
-    reason = calendar.closed_reason(clock)
+    clock = require_aware(now, "--now") if now is not None else guard.wall_clock()
+    reason = guard.closed_reason(clock, calendar)
     if reason is not None:
         click.echo(f"{reason}; no live session")
         return 0
@@ -256,7 +111,7 @@ def run_live(config_path: str | None, out: str | None, now: datetime | None, dry
     (base_dir / "run_config.json").write_text(json.dumps(config.model_dump(mode="json"), indent=2), encoding="utf-8")
     secrets = [v for p in plans for v in (p.key, p.secret)]
     redact = Redactor(secrets + Redactor.from_env(secret_env_names(config)).secrets)
-    news = NotAfterClock(build_news(config), (lambda: clock) if now is not None else wall_clock)
+    news = NotAfterClock(build_news(config), (lambda: clock) if now is not None else guard.wall_clock)
     market = Market(data=cast(MarketData, None), calendar=calendar, news=news)  # live reads no bundled prices
     run = LiveRun(config, trigger, clock, now is not None, out_dir, base_dir, dry_run, market, redact)
 
@@ -375,7 +230,7 @@ def live_desk(config: ArenaConfig, model: ModelSettings, out_dir: Path, market: 
     Messages go to stderr: stdout carries the MCP protocol.
     """
     plan = plan_for(config, model)
-    now = wall_clock().replace(second=0, microsecond=0)
+    now = guard.wall_clock().replace(second=0, microsecond=0)
     ctx = session_context(config, model, now, Path(out_dir), mode="live")
     view = live_view(config, plan, market.calendar, None)
     alpaca = alpaca_broker(plan) if plan.settings.broker == "alpaca" else None

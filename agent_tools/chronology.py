@@ -1,0 +1,37 @@
+"""What a session may write given what the ledger already holds: time only moves forward, one no_trade per session."""
+
+from __future__ import annotations
+
+from agent_tools.context import SessionContext
+from agent_tools.errors import ToolInputError
+from agent_tools.ledger import LedgerState, PositionLedger
+from agent_tools.market_calendar import MARKET_TZ
+
+
+def session_records(ledger: PositionLedger, session_id: str) -> list[dict]:
+    return [r for r in ledger.records if r.get("session_id") == session_id and r.get("this_action")]
+
+
+def record_no_trade(ledger: PositionLedger, ctx: SessionContext) -> dict | None:
+    """End of session: a session that left no record of its own writes AI-Trader's `no_trade` record."""
+    def build(state: LedgerState) -> dict | None:
+        if session_records(ledger, ctx.session_id):
+            return None
+        return {
+            "date": ctx.day.isoformat(),
+            "this_action": {"action": "no_trade", "symbol": "", "amount": 0},
+            "positions": ledger.positions_snapshot(state.cash, state.holdings),
+            "time": ctx.instant.astimezone(MARKET_TZ).isoformat(),
+            "session_id": ctx.session_id,
+        }
+    return ledger.append(build)
+
+
+def check_chronology(ledger: PositionLedger, ctx: SessionContext) -> None:
+    """A replay only moves forward: a session dated before the ledger's last record would rewrite history."""
+    last = ledger.state.last_date
+    if last is not None and last > ctx.day.isoformat():
+        raise ToolInputError(
+            f"{ledger.path}: the ledger already has records for {last}, after this session's date {ctx.day}; "
+            "use --fresh or another --out folder to replay earlier dates"
+        )

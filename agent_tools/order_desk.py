@@ -1,0 +1,123 @@
+"""Buy and sell: check an order with the risk rules, price it with the fill and fee models, have the broker execute
+it, and write the ledger only from the broker's confirmed fill, all under the ledger's lock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from agent_tools.audit import AuditTrail
+from agent_tools.brokers.base import Broker, BrokerError
+from agent_tools.context import SessionContext
+from agent_tools.errors import ToolInputError, TradeRejected
+from agent_tools.fills import FeeModel, FillModel, cents
+from agent_tools.ledger import CASH, TRADE_ACTIONS, LedgerState, PositionLedger, json_number
+from agent_tools.point_in_time import Quote
+from agent_tools.risk import OrderContext, RiskRule, first_rejection
+from agent_tools.risk.base import fmt_qty
+
+
+@dataclass
+class OrderDesk:
+    ctx: SessionContext
+    ledger: PositionLedger
+    broker: Broker
+    rules: list[RiskRule]
+    fill_model: FillModel
+    fee_model: FeeModel
+    market_open: bool
+    universe: frozenset[str]
+    quote: Callable[[str], Quote]
+    audit: AuditTrail
+    now: Callable[[], str]
+    trades_this_session: int = 0
+    peak_equity: Decimal = Decimal("0")
+
+    def _price_order(self, order: OrderContext) -> None:
+        quote = self.quote(order.symbol)
+        reference = Decimal(str(quote.price))
+        order.fill_price = self.fill_model.fill_price(order.side, reference)
+        order.fee_for = lambda q: self.fee_model.fee(q, order.fill_price)
+        order.fee = order.fee_for(order.quantity)
+        order.equity = order.cash + sum(
+            (q * (order.fill_price if s == order.symbol else Decimal(str(self.quote(s).price))) for s, q in order.holdings.items()),
+            Decimal("0"),
+        )
+        order.peak_equity = max(self.peak_equity, order.equity)
+
+    def trade(self, side: str, symbol: str, amount: object, reason: str | None = None, call_id: str | None = None) -> dict:
+        """Check, fill and record one order; raise TradeRejected with the rule's message when it cannot go through."""
+        if side not in TRADE_ACTIONS:
+            raise ToolInputError(f"side must be buy or sell, got {side!r}")
+        client_order_id = f"{self.ctx.session_id}#{call_id or self.trades_this_session + len(self.audit.events)}"
+        outcome: dict = {}
+
+        def build(state: LedgerState) -> dict | None:
+            order = OrderContext(
+                side=side, symbol=symbol, raw_amount=amount, limits=self.ctx.limits, instant=self.ctx.instant,
+                market_open=self.market_open, universe=self.universe, cash=state.cash,
+                holdings=dict(state.holdings), trades_this_session=self.trades_this_session,
+            )
+            rejection = first_rejection(self.rules, order, self._price_order)
+            if rejection is not None:
+                outcome["rejection"] = rejection
+                return None
+            try:
+                fill = self.broker.execute(order, client_order_id)
+            except BrokerError as exc:
+                outcome["broker_error"] = str(exc)
+                return None
+            outcome["fill"] = fill
+            outcome["order"] = order
+            if fill.quantity <= 0:
+                return None
+            holdings = dict(state.holdings)
+            sign = 1 if side == "buy" else -1
+            holdings[order.symbol] = holdings.get(order.symbol, Decimal("0")) + sign * fill.quantity
+            # The notional is rounded to the cent on its own (as a broker statement does), then the fee is applied.
+            cash = cents(state.cash - sign * cents(fill.quantity * fill.price) - fill.fee)
+            return {
+                "date": self.ctx.day.isoformat(),
+                "this_action": {"action": side, "symbol": order.symbol, "amount": json_number(fill.quantity)},
+                "positions": self.ledger.positions_snapshot(cash, {s: q for s, q in holdings.items() if q != 0}),
+                "price": float(fill.price),
+                "fee": float(fill.fee),
+                "time": self.now(),
+                "session_id": self.ctx.session_id,
+                **({"order_id": fill.order_id} if fill.order_id and fill.order_id != client_order_id else {}),
+                **({"reason": reason[:500]} if reason else {}),
+            }
+
+        record = self.ledger.append(build)
+        base = {"side": side, "symbol": symbol, "amount": amount if isinstance(amount, int | float | str) else repr(amount)}
+        if "rejection" in outcome:
+            rejection = outcome["rejection"]
+            self.audit.record({"type": "rejection", **base, "rule": rejection.rule, "message": rejection.message})
+            raise TradeRejected(f"{side} rejected ({rejection.rule}): {rejection.message}")
+        if "broker_error" in outcome:
+            self.audit.record({"type": "broker_error", **base, "message": outcome["broker_error"]})
+            raise TradeRejected(f"{side} not sent: {outcome['broker_error']}; nothing was filled")
+        fill = outcome["fill"]
+        order = outcome["order"]
+        if record is None:
+            self.audit.record({"type": "not_filled", **base, "status": fill.status, "message": fill.message})
+            raise TradeRejected(f"{side} {fmt_qty(order.quantity)} {order.symbol}: order {fill.status}, nothing filled. {fill.message}".strip())
+        self.trades_this_session += 1
+        self.audit.record({"type": "fill", **base, "status": fill.status, "quantity": float(fill.quantity),
+                           "price": float(fill.price), "fee": float(fill.fee), "ledger_id": record["id"]})
+        result = {
+            "status": fill.status,
+            "side": side,
+            "symbol": order.symbol,
+            "requested": json_number(order.quantity),
+            "filled": json_number(fill.quantity),
+            "price": float(fill.price),
+            "fee": float(fill.fee),
+            "cash_after": record["positions"][CASH],
+            "holding_after": json_number(self.ledger.state.quantity(order.symbol)),
+            "ledger_id": record["id"],
+        }
+        if fill.quantity < order.quantity:
+            result["note"] = f"only {fmt_qty(fill.quantity)} of {fmt_qty(order.quantity)} filled ({fill.status}). {fill.message}".strip()
+        return result
