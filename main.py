@@ -148,15 +148,18 @@ def serve_tools(signature: str, at: str | None, config_path: str | None, out: st
 @click.option("--end", help="Last day of the comparison, YYYY-MM-DD.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "html"]), default="table", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
+@click.option("--post-cutoff", is_flag=True, help="Rank only on days after every model's knowledge_cutoff.")
+@click.option("--wide", is_flag=True, help="Table: every column (needs about 240 columns).")
 @friendly_errors
 def report(config_path: str | None, out: str | None, runs: tuple[str, ...], start: str | None, end: str | None,
-           fmt: str, output: str | None) -> None:
-    """Leaderboard with risk-adjusted metrics against benchmarks; table, csv, json or a self-contained HTML file."""
+           fmt: str, output: str | None, post_cutoff: bool, wide: bool) -> None:
+    """Leaderboard with intervals, significance, a random null and benchmarks; table, csv, json or a tearsheet HTML."""
     from reports.cli import run_report
 
     config = load_config(config_path)
     run_report(config, out_dir_for(config, out), [Path(r) for r in runs], parse_day(start) if start else None,
-               parse_day(end) if end else None, fmt, Path(output) if output else None)
+               parse_day(end) if end else None, fmt, Path(output) if output else None, post_cutoff=post_cutoff,
+               wide=wide)
 
 
 @cli.command()

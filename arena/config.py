@@ -93,13 +93,14 @@ class ModelSettings(Strict):
     extra_body: dict[str, Any] = Field(default_factory=dict)
     price: TokenPrice = TokenPrice()
     # built-in baselines and scripted models
-    strategy: Literal["buy_and_hold", "equal_weight", "momentum"] | None = None
+    strategy: Literal["buy_and_hold", "equal_weight", "momentum", "random"] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     # per-model overrides
     limits: dict[str, Any] = Field(default_factory=dict)
     session: dict[str, Any] = Field(default_factory=dict)
     live: dict[str, Any] = Field(default_factory=dict, description="overrides of the live section, e.g. own Alpaca keys")
     initial_cash: float | None = Field(None, gt=0)
+    knowledge_cutoff: date | None = Field(None, description="last day the model's training data covers (reports split there)")
 
     @field_validator("signature")
     @classmethod
@@ -115,7 +116,7 @@ class ModelSettings(Strict):
             if missing:
                 raise ValueError(f"an 'openai' model needs {', '.join(missing)}")
         if self.kind == "baseline" and self.strategy is None:
-            raise ValueError("a 'baseline' model needs 'strategy': buy_and_hold, equal_weight or momentum")
+            raise ValueError("a 'baseline' model needs 'strategy': buy_and_hold, equal_weight, momentum or random")
         return self
 
     @property
@@ -140,6 +141,11 @@ class LiveSettings(Strict):
 class ReportSettings(Strict):
     periods_per_year: int = Field(252, ge=1)
     risk_free_rate: float = Field(0.0, ge=-0.1, le=0.5, description="annual, for Sharpe and Sortino")
+    bootstrap_reps: int = Field(1000, ge=50, le=100_000, description="stationary-bootstrap resamples per statistic")
+    seed: int = Field(2025, ge=0, description="seeds every resampling and the random traders: same runs, same report")
+    random_traders: int = Field(100, ge=0, le=10_000, description="random traders each model is placed among (0: off)")
+    knowledge_cutoffs: dict[str, date] = Field(
+        default_factory=dict, description="signature -> training cutoff, for runs not in models[] (AI-Trader's)")
 
 
 class ArenaConfig(Strict):

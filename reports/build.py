@@ -13,12 +13,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
+from agent_tools.fills import build_fee_model, build_fill_model
 from agent_tools.market_calendar import MarketCalendar
 from agent_tools.market_data import load_market_data
 from agent_tools.price_archive import archives_in
 from arena.config import ArenaConfig
 from reports import ReportError
 from reports.benchmarks import equal_weight_universe, qqq_buy_and_hold
+from reports.cutoff import MAY_REMEMBER, CutoffSplit, cutoff_for, split_at
 from reports.equity import Curve, Marker, Trade, base_day_before, ledger_trades, model_curve
 from reports.logs import trade_reasons
 from reports.metrics import (
@@ -26,12 +31,16 @@ from reports.metrics import (
     Performance,
     WinRate,
     average_exposure,
+    daily_returns,
     performance,
     turnover,
     win_rate,
 )
 from reports.notes import Notes
+from reports.random_null import Costs, NullResult, PriceGrid, place_among_random
 from reports.runs import ModelRun, load_runs
+from reports.tearsheet import Relative, relative_to
+from reports.uncertainty import Comparison, EntryStats, compare, entry_stats, significance_lines
 
 ROW_KEYS = (
     "rank", "signature", "label", "benchmark", "baseline", "source", "model", "run", "start", "end", "trading_days",
@@ -39,7 +48,13 @@ ROW_KEYS = (
     "max_drawdown", "max_drawdown_peak", "max_drawdown_trough", "calmar", "trades", "turnover", "fees", "win_rate",
     "closed_trades", "average_exposure", "sessions", "failed_sessions", "prompt_tokens", "completion_tokens",
     "cached_tokens", "cost", "cost_per_day", "periods_per_year", "risk_free_rate",
+    # how sure the leaderboard is (reports/uncertainty.py, reports/random_null.py, reports/cutoff.py)
+    "sessions_failed", "fees_recorded", "cumulative_return_ci", "sharpe_ci", "annualized_return_ci",
+    "p_value_vs_benchmark", "in_confidence_set", "random_percentile", "random_median_return", "alpha", "beta",
+    "information_ratio", "knowledge_cutoff", "pre_cutoff_days", "post_cutoff_days", "pre_cutoff_return",
+    "post_cutoff_return", "may_remember",
 )
+SHORT_WINDOW = 60  # sessions: below this, annualized figures are shown greyed with their interval
 
 
 @dataclass
@@ -63,10 +78,28 @@ class Entry:
     turnover: float | None = None
     exposure: float | None = None
     rank: int | None = None
+    run: ModelRun | None = None
+    stats: EntryStats = field(default_factory=EntryStats)
+    relative: Relative | None = None
+    null: NullResult | None = None
+    knowledge_cutoff: date | None = None
+    cutoff: CutoffSplit | None = None
+    in_confidence_set: bool | None = None
 
     @property
     def has_sessions(self) -> bool:
         return self.source == "tradearena"
+
+    @property
+    def fees_recorded(self) -> bool:
+        """AI-Trader ledgers carry no fees: their returns are before costs, ours after."""
+        return self.source != "ai-trader"
+
+    @property
+    def returns(self) -> pd.Series:
+        """Daily returns indexed by the day they end on (the base point has none)."""
+        equity = self.curve.equity
+        return pd.Series(daily_returns(equity), index=equity.index[1:], dtype=float)
 
     def session_total(self, key: str) -> int | float | None:
         if not self.has_sessions:
@@ -86,6 +119,19 @@ class Report:
     folders: list[Path]
     prices: Path
     generated: str
+    days: list[date] = field(default_factory=list)
+    comparison: Comparison = field(default_factory=Comparison)
+    significance: list[str] = field(default_factory=list)
+    post_cutoff: bool = False
+
+    @property
+    def short(self) -> bool:
+        """Too few sessions for annualized figures to mean much: they are greyed and shown with their interval."""
+        return self.trading_days < SHORT_WINDOW
+
+    @property
+    def qqq(self) -> Entry | None:
+        return next((e for e in self.entries if e.signature == "benchmark-qqq-buy-and-hold"), None)
 
     @property
     def models(self) -> list[Entry]:
@@ -97,6 +143,10 @@ class Report:
 
 def _round(value: float | None, digits: int = 8) -> float | None:
     return None if value is None else round(float(value), digits)
+
+
+def _pair(interval) -> list[float] | None:
+    return interval.as_list() if interval is not None else None
 
 
 def row(entry: Entry, report: Report) -> dict[str, Any]:
@@ -142,6 +192,24 @@ def row(entry: Entry, report: Report) -> dict[str, Any]:
         "cost_per_day": _round(cost / days) if cost is not None and days else None,
         "periods_per_year": report.conventions.periods_per_year,
         "risk_free_rate": report.conventions.risk_free_rate,
+        "sessions_failed": sum(s.get("status") == "failed" for s in entry.sessions) if entry.has_sessions else None,
+        "fees_recorded": entry.fees_recorded,
+        "cumulative_return_ci": _pair(entry.stats.cumulative_ci),
+        "sharpe_ci": _pair(entry.stats.sharpe_ci),
+        "annualized_return_ci": _pair(entry.stats.annualized_ci),
+        "p_value_vs_benchmark": _round(entry.stats.p_value, 6),
+        "in_confidence_set": entry.in_confidence_set,
+        "random_percentile": _round(entry.null.percentile, 4) if entry.null else None,
+        "random_median_return": _round(entry.null.median) if entry.null else None,
+        "alpha": _round(entry.relative.alpha) if entry.relative else None,
+        "beta": _round(entry.relative.beta) if entry.relative else None,
+        "information_ratio": _round(entry.relative.information_ratio) if entry.relative else None,
+        "knowledge_cutoff": entry.knowledge_cutoff.isoformat() if entry.knowledge_cutoff else None,
+        "pre_cutoff_days": entry.cutoff.pre_days if entry.cutoff else None,
+        "post_cutoff_days": entry.cutoff.post_days if entry.cutoff else None,
+        "pre_cutoff_return": _round(entry.cutoff.pre_return) if entry.cutoff else None,
+        "post_cutoff_return": _round(entry.cutoff.post_return) if entry.cutoff else None,
+        "may_remember": entry.cutoff.may_remember if entry.cutoff else None,
     }
     return {k: values[k] for k in ROW_KEYS}
 
@@ -206,7 +274,7 @@ def model_entry(run: ModelRun, curve: Curve, window: list[date], base_day: date,
     return Entry(
         label=run.label, signature=run.signature, source=run.source, baseline=run.baseline, benchmark=False,
         curve=part, perf=performance(part.equity, conventions), model=run.model, run_dir=run.run_dir,
-        own_range=(run.first_day, run.last_day), trades=trades, sessions=sessions,
+        own_range=(run.first_day, run.last_day), trades=trades, sessions=sessions, run=run,
         win=win_rate(all_trades, {t.ledger_id for t in trades if t.side == "sell"}),
         turnover=turnover(trades, part.equity), exposure=average_exposure(part.exposure),
     )
@@ -218,7 +286,72 @@ def _with_reason(trade: Trade, reason: str) -> Trade:
     return replace(trade, reason=reason)
 
 
-def build_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: date | None, end: date | None) -> Report:
+def post_cutoff_window(window: list[date], cutoffs: dict[str, date | None], notes: Notes) -> list[date]:
+    """--post-cutoff: only the days after every model's training cutoff, so no model can remember them."""
+    known = {label: c for label, c in cutoffs.items() if c is not None}
+    if not known:
+        raise ReportError("--post-cutoff needs a training cutoff: set models[].knowledge_cutoff in the config (or "
+                          "report.knowledge_cutoffs {\"signature\": \"YYYY-MM-DD\"} for runs that are not in it)")
+    latest = max(known.values())
+    days = [d for d in window if d > latest]
+    if not days:
+        raise ReportError(f"--post-cutoff leaves no day: the latest training cutoff is {latest} "
+                          f"({', '.join(k for k, c in known.items() if c == latest)}) and the window ends {window[-1]}")
+    unknown = sorted(label for label, c in cutoffs.items() if c is None)
+    notes.add(f"--post-cutoff: ranked on {len(days)} day(s) after the latest training cutoff {latest}"
+              + (f"; no cutoff known for {', '.join(unknown)}" if unknown else ""), key="post-cutoff")
+    return days
+
+
+def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes: Notes) -> None:
+    """Intervals, p-values, relative figures, the random null and the cutoff split for every entry; the comparison."""
+    settings, conventions = config.report, report.conventions
+    qqq = report.qqq
+    qqq_returns = qqq.returns if qqq is not None else None
+    rf, ppy = conventions.per_period_risk_free, conventions.periods_per_year
+    for entry in report.entries:
+        returns = entry.returns
+        theirs = qqq_returns.reindex(returns.index).to_numpy() if qqq_returns is not None and entry is not qqq else None
+        if theirs is not None and not np.all(np.isfinite(theirs)):
+            theirs = None
+        entry.stats = entry_stats(entry.label, returns.to_numpy(), theirs, reps=settings.bootstrap_reps,
+                                  seed=settings.seed, per_period_rf=rf, periods_per_year=ppy)
+        if theirs is not None:
+            entry.relative = relative_to(returns.to_numpy(), theirs, rf, ppy)
+        if entry.knowledge_cutoff is not None:
+            entry.cutoff = split_at(entry.knowledge_cutoff, list(returns.index), returns.to_numpy(), theirs)
+
+    models = report.models
+    if settings.random_traders and models:
+        grid = PriceGrid(list(config.universe), report.days, marker)
+        ex = config.execution
+        fill = build_fill_model(ex.slippage_bps)
+        fee = build_fee_model(ex.fee_model, ex.per_share, ex.fee_minimum, ex.fee_bps)
+        for entry in models:
+            costs = Costs(fill, fee if entry.fees_recorded else None)
+            entry.null = place_among_random(entry.label, entry.perf.cumulative_return, entry.turnover, entry.exposure,
+                                            grid, entry.perf.initial_value, costs, settings.random_traders,
+                                            settings.seed)
+    if len(models) >= 2:
+        frame = pd.concat([m.returns.rename(m.label) for m in models], axis=1)
+        if frame.notna().all().all():
+            theirs = qqq_returns.reindex(frame.index).to_numpy() if qqq_returns is not None else None
+            report.comparison = compare(list(frame.columns), frame.to_numpy(), theirs, reps=settings.bootstrap_reps,
+                                        seed=settings.seed)
+            included = set(report.comparison.confidence_set)
+            for entry in models:
+                entry.in_confidence_set = entry.label in included if report.comparison.beats is not None else None
+    best = models[0].label if models else None
+    report.significance = significance_lines(report.comparison, best)
+    if any(e.cutoff and e.cutoff.may_remember for e in models):
+        remembered = [e.label for e in models if e.cutoff and e.cutoff.may_remember]
+        notes.add(f"{', '.join(remembered)}: part of the window is on or before the training cutoff; "
+                  f"{MAY_REMEMBER} (rank on later days only with --post-cutoff)", key="may-remember")
+        report.notes = notes.as_list()
+
+
+def build_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: date | None, end: date | None,
+                 post_cutoff: bool = False) -> Report:
     """Everything the report shows, computed once."""
     notes = Notes()
     conventions = Conventions(config.report.periods_per_year, config.report.risk_free_rate)
@@ -245,12 +378,17 @@ def build_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: da
         raise ReportError(f"no run overlaps the prices in {prices} ({trading_days[0]}..{trading_days[-1]})")
 
     window = choose_window(usable, trading_days, start, end, notes)
+    cutoffs = {r.label: cutoff_for(r, config) for r in usable}
+    if post_cutoff:
+        window = post_cutoff_window(window, cutoffs, notes)
     if len(window) < conventions.periods_per_year // 4:
         notes.add(f"the window is {len(window)} trading days: annualized return, volatility, Sharpe, Sortino and "
                   "Calmar extrapolate it to a year, so read them as rough indications", key="short-window")
     base_day = base_day_before(window[0], trading_days, calendar)
     entries = [model_entry(r, model_curve(r, trading_days, marker, calendar), window, base_day, marker, conventions)
                for r in usable]
+    for entry in entries:
+        entry.knowledge_cutoff = cutoffs.get(entry.label)
 
     initial = config.run.initial_cash
     for bench in (qqq_buy_and_hold(base_day, window, initial, marker, notes),
@@ -264,6 +402,9 @@ def build_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: da
     for rank, entry in enumerate((e for e in entries if not e.benchmark), start=1):
         entry.rank = rank
     folders = sorted({r.run_dir for r in usable}, key=str)
-    return Report(entries=entries, start=window[0], end=window[-1], base_day=base_day, trading_days=len(window),
-                  conventions=conventions, notes=notes.as_list(), folders=folders, prices=prices,
-                  generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+    report = Report(entries=entries, start=window[0], end=window[-1], base_day=base_day, trading_days=len(window),
+                    conventions=conventions, notes=notes.as_list(), folders=folders, prices=prices,
+                    generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), days=window,
+                    post_cutoff=post_cutoff)
+    attach_statistics(report, config, marker, notes)
+    return report

@@ -11,15 +11,15 @@ from rich.console import Console
 from arena.config import ArenaConfig
 from reports import ReportError
 from reports.build import Report, build_report
-from reports.text import render_csv, render_json, render_table, table_text
+from reports.text import COMPACT_WIDTH, render_csv, render_json, render_table, table_text
 
 FORMATS = ("table", "csv", "json", "html")
 
 
-def render(report: Report, fmt: str) -> str:
+def render(report: Report, fmt: str, wide: bool = False) -> str:
     """The report as text in one format (table as plain text without colour)."""
     if fmt == "table":
-        return table_text(report)
+        return table_text(report, wide=wide)
     if fmt == "csv":
         return render_csv(report)
     if fmt == "json":
@@ -42,23 +42,23 @@ def _write(path: Path, text: str) -> None:
 
 
 def run_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: date | None, end: date | None,
-               fmt: str, output: Path | None) -> None:
+               fmt: str, output: Path | None, *, post_cutoff: bool = False, wide: bool = False) -> None:
     """Entry point of the `report` command; expected problems raise ReportError (one line, exit 2)."""
     if fmt not in FORMATS:
         raise ReportError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if fmt == "html" and output is None and sys.stdout.isatty():
         raise ReportError("--format html writes a file: add --output report.html (or redirect standard output)")
-    report = build_report(config, out_dir, runs, start, end)
+    report = build_report(config, out_dir, runs, start, end, post_cutoff=post_cutoff)
     if output is not None:
-        _write(Path(output), render(report, fmt))
+        _write(Path(output), render(report, fmt, wide))
         for note in report.notes if fmt != "table" else []:
             print(f"note: {note}", file=sys.stderr)
         print(f"wrote {output} ({len(report.models)} models, {len(report.entries) - len(report.models)} benchmarks, "
               f"{report.start}..{report.end})")
         return
     if fmt == "table":
-        console = Console() if sys.stdout.isatty() else Console(width=160, highlight=False)
-        render_table(report, console)
+        width = None if sys.stdout.isatty() else (240 if wide else COMPACT_WIDTH)
+        render_table(report, Console(width=width, highlight=False), wide)
         return
     sys.stdout.write(render(report, fmt))
     for note in report.notes:

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -82,46 +83,182 @@ def convention_lines(report: Report) -> list[str]:
     ]
 
 
-def render_table(report: Report, console: Console) -> None:
+COMPACT_WIDTH = 100
+NAME_WIDTH = 22
+KIND_SHORT = {"benchmark": "bench", "AI-Trader": "AI-T", "baseline": "base", "model": "model"}
+
+
+def short_labels(entries: list[Entry], width: int = NAME_WIDTH) -> dict[str, str]:
+    """Names that fit `width` and stay distinguishable: a baseline loses its `baseline-` prefix (the kind column says
+    it), a long name keeps its start and its end (where versions and run labels are), and any clash widens the names."""
+    def shorten(entry: Entry, w: int) -> str:
+        label = entry.label
+        if entry.baseline and label.startswith("baseline-"):
+            label = label.removeprefix("baseline-")
+        if len(label) <= w:
+            return label
+        keep_end = max(4, (w - 1) // 2)
+        return label[: w - 1 - keep_end] + "…" + label[-keep_end:]
+
+    for w in range(width, 200):
+        names = {e.label: shorten(e, w) for e in entries}
+        if len(set(names.values())) == len(names):
+            return names
+    return {e.label: e.label for e in entries}
+
+
+def ci_text(interval, percent: bool = True) -> str:
+    if interval is None:
+        return DASH
+    if percent:
+        return f"{interval.low * 100:+.1f}…{interval.high * 100:+.1f}"
+    return f"{interval.low:+.1f}…{interval.high:+.1f}"
+
+
+def p_text(value: float | None) -> str:
+    if value is None:
+        return DASH
+    return "<.01" if value < 0.01 else f"{value:.2f}"
+
+
+def random_text(entry: Entry) -> str:
+    return DASH if entry.null is None else f"{entry.null.percentile:.0%}"
+
+
+def mcs_text(entry: Entry) -> str:
+    return "" if entry.in_confidence_set is None else ("yes" if entry.in_confidence_set else "no")
+
+
+def marks(entry: Entry) -> str:
+    """Footnote marks after a name: † may remember the period, ‡ ledger without fees."""
+    return ("†" if entry.cutoff and entry.cutoff.may_remember else "") + ("" if entry.fees_recorded else "‡")
+
+
+def legend_lines(report: Report) -> list[str]:
+    lines = ["95% CI: stationary block bootstrap of daily returns; p: paired test of daily excess returns against QQQ "
+             "buy-and-hold; MCS: in the 90% model confidence set (not significantly worse than the best); "
+             "random: share of random traders with the same turnover and exposure it beat."]
+    if any(e.cutoff and e.cutoff.may_remember for e in report.models):
+        lines.append("† the model may remember this period: part of the window is on or before its training cutoff.")
+    if any(not e.fees_recorded for e in report.models):
+        lines.append("‡ ledger without fees (AI-Trader's): its returns are before costs, ours after.")
+    if report.short:
+        lines.append(f"Sharpe is annualized from {report.trading_days} sessions (< 60): read it with its interval "
+                     "(--wide shows it), not as a headline.")
+    return lines
+
+
+def compact_table(report: Report) -> Table:
+    """The leaderboard in 100 columns: what a reader needs to judge a rank, with its uncertainty."""
+    title = f"Leaderboard {report.start}..{report.end}, {report.trading_days} sessions"
+    if report.post_cutoff:
+        title += ", after every training cutoff"
+    table = Table(title=title, title_style="bold", header_style="bold", box=box.SIMPLE_HEAD, padding=(0, 1),
+                  pad_edge=False, collapse_padding=True)
+    for name, justify in (("#", "right"), ("model", "left"), ("kind", "left"), ("return", "right"),
+                          ("95% CI %", "right"), ("Sharpe", "right"), ("p", "right"), ("MCS", "left"),
+                          ("random", "right"), ("max DD", "right"), ("trades", "right")):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    names = short_labels(report.entries)
+    for entry in report.entries:
+        style = "dim italic" if entry.benchmark else ("cyan" if entry.source == "ai-trader" else None)
+        r = entry.perf.cumulative_return
+        ret = Text(pct(r), style="green" if (r or 0) > 0 else "red" if (r or 0) < 0 else "")
+        sharpe = Text(num(entry.perf.sharpe), style="dim" if report.short else "")
+        table.add_row(str(entry.rank or ""), names[entry.label] + marks(entry), KIND_SHORT[tag(entry)], ret,
+                      ci_text(entry.stats.cumulative_ci), sharpe, p_text(entry.stats.p_value), mcs_text(entry),
+                      random_text(entry), pct(entry.perf.drawdown.depth),
+                      "" if entry.benchmark else str(len(entry.trades)), style=style)
+    return table
+
+
+def cutoff_table(report: Report) -> Table | None:
+    split = [e for e in report.models if e.cutoff is not None]
+    if not split:
+        return None
+    table = Table(title="Before and after each model's training cutoff", title_style="bold", header_style="bold",
+                  box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    for name in ("model", "cutoff", "days pre", "return pre", "vs QQQ pre", "days post", "return post", "vs QQQ post"):
+        table.add_column(name, justify="left" if name in ("model", "cutoff") else "right", no_wrap=True)
+    names = short_labels(report.entries)
+    for e in split:
+        c = e.cutoff
+        assert c is not None
+        table.add_row(names[e.label], c.cutoff.isoformat(), str(c.pre_days), pct(c.pre_return), pct(c.pre_excess),
+                      str(c.post_days), pct(c.post_return), pct(c.post_excess))
+    return table
+
+
+def wide_tables(report: Report) -> list[Table]:
+    """Everything, as wide as it takes (--wide)."""
     rows = report.rows()
     title = (f"Leaderboard {report.start} .. {report.end} ({report.trading_days} trading days, "
              f"marked at the close)")
     perf = Table(title=title, title_style="bold", header_style="bold")
     for name, justify in (("#", "right"), ("model", "left"), ("kind", "left"), ("final value", "right"),
-                          ("return", "right"), ("ann. return", "right"), ("volatility", "right"),
-                          ("Sharpe", "right"), ("Sortino", "right"), ("max DD", "right"), ("DD peak → trough", "left"),
-                          ("Calmar", "right")):
+                          ("return", "right"), ("95% CI", "right"), ("p vs QQQ", "right"), ("MCS", "left"),
+                          ("random", "right"), ("ann. return", "right"), ("volatility", "right"),
+                          ("Sharpe", "right"), ("Sharpe 95% CI", "right"), ("Sortino", "right"), ("max DD", "right"),
+                          ("DD peak → trough", "left"), ("Calmar", "right"), ("alpha", "right"), ("beta", "right"),
+                          ("IR", "right")):
         perf.add_column(name, justify=justify)  # type: ignore[arg-type]
     activity = Table(title="Trading, sessions and cost", title_style="bold", header_style="bold")
     for name in ("model", "trades", "turnover", "fees", "win rate", "exposure", "sessions", "tokens in/out", "cost",
                  "cost/day"):
         activity.add_column(name, justify="left" if name == "model" else "right")
+    annual = "dim" if report.short else ""
     for entry, row in zip(report.entries, rows, strict=True):
         style = "dim italic" if entry.benchmark else ("cyan" if entry.source == "ai-trader" else None)
         r = entry.perf.cumulative_return
         ret = Text(pct(r), style="green" if (r or 0) > 0 else "red" if (r or 0) < 0 else "")
-        perf.add_row(str(entry.rank or ""), entry.label, tag(entry), money(entry.perf.final_value), ret,
-                     pct(entry.perf.annualized_return), pct(entry.perf.volatility, signed=False),
-                     num(entry.perf.sharpe), num(entry.perf.sortino), pct(entry.perf.drawdown.depth),
-                     drawdown_dates(entry), num(entry.perf.calmar), style=style)
+        rel = entry.relative
+        perf.add_row(str(entry.rank or ""), entry.label + marks(entry), tag(entry), money(entry.perf.final_value), ret,
+                     ci_text(entry.stats.cumulative_ci), p_text(entry.stats.p_value), mcs_text(entry),
+                     random_text(entry), Text(pct(entry.perf.annualized_return), style=annual),
+                     Text(pct(entry.perf.volatility, signed=False), style=annual),
+                     Text(num(entry.perf.sharpe), style=annual), Text(ci_text(entry.stats.sharpe_ci, False), style=annual),
+                     Text(num(entry.perf.sortino), style=annual), pct(entry.perf.drawdown.depth),
+                     drawdown_dates(entry), Text(num(entry.perf.calmar), style=annual),
+                     pct(rel.alpha if rel else None), num(rel.beta if rel else None),
+                     num(rel.information_ratio if rel else None), style=style)
         if entry.benchmark:
             continue
         tokens = (f"{row['prompt_tokens']:,}/{row['completion_tokens']:,}" if row["prompt_tokens"] is not None else DASH)
         activity.add_row(entry.label, count(row["trades"]), num(row["turnover"]), money(row["fees"]), win_text(entry),
                          pct(entry.exposure, signed=False), sessions_text(entry, row), tokens,
                          money(row["cost"], 4), money(row["cost_per_day"], 4), style=style)
-    console.print(perf)
-    console.print(activity)
-    for line in convention_lines(report):
+    return [perf, activity]
+
+
+def render_table(report: Report, console: Console, wide: bool = False) -> None:
+    for table in (wide_tables(report) if wide else [compact_table(report)]):
+        console.print(table)
+    cutoffs = cutoff_table(report)
+    if cutoffs is not None:
+        console.print(cutoffs)
+    for line in report.significance:
+        console.print(line, highlight=False)
+    placed = [e for e in report.models if e.null is not None]
+    if wide:
+        for entry in placed:
+            console.print(entry.null.describe(entry.label), highlight=False)  # type: ignore[union-attr]
+    elif placed:
+        names = short_labels(report.entries)
+        count_ = len(placed[0].null.returns)  # type: ignore[union-attr]
+        listed = ", ".join(f"{names[e.label]} {e.null.percentile:.0%}" for e in placed)  # type: ignore[union-attr]
+        console.print(f"Random null ({count_} random traders per model, same days, turnover, exposure and costs): "
+                      f"share beaten: {listed}.", highlight=False)
+    for line in legend_lines(report) + convention_lines(report):
         console.print(line, style="dim", highlight=False)
     for note in report.notes:
         console.print(f"note: {note}", style="yellow", highlight=False)
 
 
-def table_text(report: Report, width: int = 160) -> str:
+def table_text(report: Report, width: int = COMPACT_WIDTH, wide: bool = False) -> str:
     """The table as plain text (no colour), for --output FILE."""
     buffer = io.StringIO()
-    render_table(report, Console(file=buffer, width=width, no_color=True, highlight=False, emoji=False))
+    render_table(report, Console(file=buffer, width=240 if wide else width, no_color=True, highlight=False,
+                                 emoji=False), wide)
     return buffer.getvalue()
 
 
@@ -135,6 +272,8 @@ def csv_value(value: object) -> object:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
     return value
 
 

@@ -1,4 +1,4 @@
-"""Built-in baselines that need no API key: buy-and-hold, equal weight, momentum.
+"""Built-in baselines that need no API key: buy-and-hold, equal weight, momentum, and a seeded random trader.
 
 They are real strategies and act only through the same MCP tools as an LLM, turn by turn: first they read the
 portfolio and prices, then they send sells before buys, then they finish. Targets are computed from the account as
@@ -15,6 +15,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from agent_tools.market_calendar import MarketCalendar
 from arena.models.base import FINISH_SIGNAL, ModelTurn, ToolCall
+from arena.models.random_trader import PROCEEDS_BUFFER, RandomPolicy, quantity
 
 CASH_BUFFER = Decimal("0.01")  # keep 1% in cash for fees and slippage
 PRICE_CHUNK = 30
@@ -198,6 +199,43 @@ class Momentum(Baseline):
         return dict.fromkeys(chosen, weight)
 
 
+class RandomTrader(Baseline):
+    """The null to beat: random picks and random swaps at a set turnover (`arena/models/random_trader.py`)."""
+
+    strategy = "random"
+
+    def __init__(self, *args, seed: int = 0, holdings: int = 5, turnover: float = 0.10, exposure: float = 0.99,
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        self.policy = RandomPolicy(seed=int(seed), holdings=int(holdings), turnover=float(turnover),
+                                   exposure=float(exposure))
+
+    def _orders(self, portfolio: dict, results: dict[str, dict]) -> list[tuple[str, str, float, str]]:
+        start = portfolio["start_of_session"]
+        prices: dict[str, float] = {}
+        for result in results.values():
+            for symbol, row in (result.get("prices") or {}).items():
+                prices[symbol] = float(row["price"])
+        held = {s: float(q) for s, q in start["holdings"].items() if float(q) > 0}
+        current = {s: float(row["quantity"]) for s, row in portfolio["holdings"].items()}
+        universe = [s for s in self.universe if s in prices]
+        buys, swaps = self.policy.plan(date.fromisoformat(portfolio["time"][:10]), sorted(held), universe)
+        why = f"random: seed {self.policy.seed}"
+        orders: list[tuple[str, str, float, str]] = []
+        if buys:
+            equity = float(start["cash"]) + sum(q * prices.get(s, 0.0) for s, q in held.items())
+            each = equity * self.policy.exposure / len(buys)
+            orders += [("buy", s, quantity(each, prices[s], self.fractional) - current.get(s, 0.0), why) for s in buys]
+        for old, new in swaps:
+            qty = current.get(old, 0.0)  # after a crash, what is left of the swap
+            if qty > 0:
+                orders.append(("sell", old, qty, f"{why}: swap into another symbol"))
+            value = held[old] * prices.get(old, 0.0) * PROCEEDS_BUFFER - current.get(new, 0.0) * prices[new]
+            orders.append(("buy", new, quantity(value, prices[new], self.fractional), f"{why}: swapped in"))
+        fix = (lambda q: q) if self.fractional else int
+        return [(side, s, fix(q), why) for side, s, q, why in orders if q > 0]
+
+
 def _new_period(calendar: MarketCalendar, today: date, schedule: str) -> bool:
     """True on the first session of a new day/week/month, judged against the previous NYSE session."""
     if schedule == "never":
@@ -214,7 +252,7 @@ def _new_period(calendar: MarketCalendar, today: date, schedule: str) -> bool:
 
 def build_baseline(strategy: str, label: str, universe: tuple[str, ...], fractional: bool, params: dict,
                    calendar: MarketCalendar | None = None) -> Baseline:
-    classes = {"buy_and_hold": BuyAndHold, "equal_weight": EqualWeight, "momentum": Momentum}
+    classes = {"buy_and_hold": BuyAndHold, "equal_weight": EqualWeight, "momentum": Momentum, "random": RandomTrader}
     try:
         return classes[strategy](label, universe, fractional=fractional, calendar=calendar, **params)
     except TypeError as exc:
