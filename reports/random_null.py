@@ -96,6 +96,8 @@ def simulate(policy: RandomPolicy, grid: PriceGrid, initial: float, costs: Costs
         for old, new in swaps:
             if old not in held or not opens.get(old):
                 continue
+            if quantity(held[old] * opens[old] * PROCEEDS_BUFFER, opens[new], fractional) <= 0:
+                continue  # as the baseline: a new symbol dearer than the old holding is not swapped in
             qty = held.pop(old)
             price = costs.sell(opens[old])
             cash += qty * price - costs.fee_of(qty, price)

@@ -93,7 +93,7 @@ def short_labels(entries: list[Entry], width: int = NAME_WIDTH) -> dict[str, str
     it), a long name keeps its start and its end (where versions and run labels are), and any clash widens the names."""
     def shorten(entry: Entry, w: int) -> str:
         label = entry.label
-        if entry.baseline and label.startswith("baseline-"):
+        if len(label) > w and entry.baseline and label.startswith("baseline-"):
             label = label.removeprefix("baseline-")
         if len(label) <= w:
             return label

@@ -84,7 +84,8 @@ def block_length(returns: np.ndarray) -> int:
     if n < 2 * MIN_DAYS or float(np.std(returns)) == 0.0:
         return 1
     try:
-        estimate = float(optimal_block_length(np.asarray(returns, dtype=float))["stationary"].iloc[0])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            estimate = float(optimal_block_length(np.asarray(returns, dtype=float))["stationary"].iloc[0])
     except (ValueError, ZeroDivisionError, FloatingPointError):
         return 1
     if not math.isfinite(estimate):

@@ -7,6 +7,8 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from arena.config import load_config
 from arena.run_loop import run_replay
 
@@ -88,3 +90,46 @@ def test_baseline_order_ids_name_the_order_so_a_rerun_never_reuses_one_for_anoth
     log = tmp_path / "out" / "mom" / "log" / START.isoformat() / "log.jsonl"
     orders = [e for e in map(json.loads, log.read_text().splitlines()) if e["type"] == "tool" and e["name"] == "buy"]
     assert orders and all(e["id"] == f"b2_buy_{e['arguments']['symbol']}" for e in orders)
+
+
+RANDOM = {"signature": "rnd", "kind": "baseline", "strategy": "random",
+          "params": {"seed": 11, "holdings": 5, "turnover": 0.4}}
+
+
+def test_random_trader_is_seeded_trades_whole_shares_in_the_universe_and_swaps_at_its_turnover(write_config, market,
+                                                                                              tmp_path):
+    records = run_baseline(write_config, market, tmp_path / "a", RANDOM)
+    again = run_baseline(write_config, market, tmp_path / "b", RANDOM)
+    other = run_baseline(write_config, market, tmp_path / "c", {**RANDOM, "params": {**RANDOM["params"], "seed": 12}})
+
+    actions = [(r["date"], r["this_action"]) for r in trades(records)]
+    assert actions == [(r["date"], r["this_action"]) for r in trades(again)]  # the same seed, the same trader
+    assert actions != [(r["date"], r["this_action"]) for r in trades(other)]
+    first_day = [a for d, a in actions if d == "2025-10-01"]
+    assert len(first_day) == 5 and {a["action"] for a in first_day} == {"buy"}
+    assert all(isinstance(a["amount"], int) and a["symbol"] in market.data.universe for _d, a in actions)
+    later_sells = [a for d, a in actions if d > "2025-10-01" and a["action"] == "sell"]
+    assert 3 <= len(later_sells) <= 25  # 5 holdings x 7 sessions x p=0.2: about 7 swaps
+    assert sum(1 for v in records[-1]["positions"].values() if v) == 6  # five holdings and cash
+
+
+def test_the_report_null_replays_the_random_baseline_from_prices_alone(write_config, market, tmp_path):
+    """The in-process random traders make the same decisions as the baseline through the tools."""
+    from arena.models.random_trader import RandomPolicy
+    from reports.equity import Marker
+    from reports.notes import Notes
+    from reports.random_null import Costs, PriceGrid, simulate
+
+    records = run_baseline(write_config, market, tmp_path, RANDOM)
+    config = load_config(write_config(models=[RANDOM]))
+    days = market.calendar.trading_days(START, END)
+    grid = PriceGrid(list(config.universe), days, Marker(market.data, Notes()))
+    from agent_tools.fills import build_fee_model, build_fill_model
+
+    ex = config.execution
+    costs = Costs(build_fill_model(ex.slippage_bps), build_fee_model(ex.fee_model, ex.per_share, ex.fee_minimum))
+    simulated = simulate(RandomPolicy(seed=11, holdings=5, turnover=0.4), grid, 10_000.0, costs)
+    last = records[-1]["positions"]
+    final = last["CASH"] + sum(q * market.data.daily[s].bars[market.data.daily[s].index_of_day(END)].close
+                               for s, q in last.items() if s != "CASH" and q)
+    assert simulated == pytest.approx(final / 10_000 - 1, abs=1e-5)

@@ -227,6 +227,8 @@ class RandomTrader(Baseline):
             each = equity * self.policy.exposure / len(buys)
             orders += [("buy", s, quantity(each, prices[s], self.fractional) - current.get(s, 0.0), why) for s in buys]
         for old, new in swaps:
+            if quantity(held[old] * prices.get(old, 0.0) * PROCEEDS_BUFFER, prices[new], self.fractional) <= 0:
+                continue  # one share of the new symbol costs more than the old holding: keep it
             qty = current.get(old, 0.0)  # after a crash, what is left of the swap
             if qty > 0:
                 orders.append(("sell", old, qty, f"{why}: swap into another symbol"))
