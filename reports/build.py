@@ -39,7 +39,7 @@ from reports.metrics import (
 from reports.notes import Notes
 from reports.random_null import Costs, NullResult, PriceGrid, place_among_random
 from reports.runs import ModelRun, load_runs
-from reports.tearsheet import Relative, relative_to
+from reports.tearsheet import Relative, holdings_over_time, relative_to
 from reports.uncertainty import Comparison, EntryStats, compare, entry_stats, significance_lines
 
 ROW_KEYS = (
@@ -85,6 +85,7 @@ class Entry:
     knowledge_cutoff: date | None = None
     cutoff: CutoffSplit | None = None
     in_confidence_set: bool | None = None
+    holdings: pd.DataFrame | None = None  # market value per symbol at each close of the window
 
     @property
     def has_sessions(self) -> bool:
@@ -320,6 +321,9 @@ def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes
             entry.relative = relative_to(returns.to_numpy(), theirs, rf, ppy)
         if entry.knowledge_cutoff is not None:
             entry.cutoff = split_at(entry.knowledge_cutoff, list(returns.index), returns.to_numpy(), theirs)
+        if entry.run is not None:
+            entry.holdings = holdings_over_time(entry.run, report.days,
+                                                lambda s, d, who=entry.label: marker.close(s, d, who=who))
 
     models = report.models
     if settings.random_traders and models:

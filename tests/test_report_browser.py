@@ -38,7 +38,7 @@ def html_file(tmp_path_factory: pytest.TempPathFactory, default_config) -> Path:
     return path
 
 
-def test_chromium_renders_every_model_and_both_charts(html_file: Path, tmp_path: Path) -> None:
+def test_chromium_renders_every_model_and_every_chart(html_file: Path, tmp_path: Path) -> None:
     done = chromium(tmp_path / "profile", "--dump-dom", html_file.as_uri())
     assert done.returncode == 0, done.stderr[-2000:]
     dom = done.stdout
@@ -46,7 +46,7 @@ def test_chromium_renders_every_model_and_both_charts(html_file: Path, tmp_path:
     leaderboard = dom[dom.index('id="leaderboard"'):dom.index('id="charts"')]
     for name in MODELS + ["QQQ buy-and-hold", "Equal-weight universe"]:
         assert f">{name}<" in leaderboard, name
-    assert len(re.findall(r'<img class="chart"[^>]*src="data:image/png;base64,', dom)) == 2
+    assert len(re.findall(r'<img class="chart"[^>]*src="data:image/png;base64,', dom)) == 6 + len(MODELS)
 
 
 def test_chromium_screenshot_is_a_drawn_page(html_file: Path, tmp_path: Path) -> None:

@@ -109,13 +109,18 @@ def test_conventions_come_from_the_config(capsys, write_config, run_dir: Path) -
     assert "250 trading sessions a year; risk-free rate 3.00% a year" in report_text(capsys, config, run_dir, "table")
 
 
-def test_html_is_self_contained_with_charts_reasons_and_sessions(default_config, run_dir: Path, tmp_path: Path) -> None:
-    path = tmp_path / "report.html"
+@pytest.fixture(scope="module")
+def html_page(default_config, run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("html") / "report.html"
     run_report(default_config, run_dir, [AI_TRADER_RUNS], None, None, "html", path)
-    page = path.read_text(encoding="utf-8")
+    return path.read_text(encoding="utf-8")
+
+
+def test_html_is_self_contained_with_charts_reasons_and_sessions(html_page: str) -> None:
+    page = html_page
     images = re.findall(r'<img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == 2
-    for encoded in images:
+    assert len(images) == 6 + len(BASELINES + AI_TRADER)  # null, equity, drawdown, rolling Sharpe, exposure,
+    for encoded in images:  # return distribution, and one holdings chart per model
         assert imread(io.BytesIO(base64.b64decode(encoded)), format="png").shape[1] > 600
     assert not re.search(r'(src|href)="(https?:)?//', page) and "<script" not in page and "@import" not in page
     for name in BASELINES + AI_TRADER:
@@ -136,3 +141,17 @@ def test_build_report_leaves_the_run_folder_untouched(default_config, run_dir: P
     before = sorted((p, p.stat().st_mtime_ns) for p in run_dir.rglob("*") if p.is_file())
     build_report(default_config, run_dir, [AI_TRADER_RUNS], None, None)
     assert sorted((p, p.stat().st_mtime_ns) for p in run_dir.rglob("*") if p.is_file()) == before
+
+
+def test_html_reads_like_a_tearsheet(html_page: str) -> None:
+    page = html_page
+    board = page[page.index('id="leaderboard"'):page.index('id="significance"')]
+    first_table = board[: board.index("</table>")]
+    assert first_table.count(">no fees</span>") == len(AI_TRADER)  # every fee-less ledger marked on its row
+    assert first_table.count('class="n annual"') == len(BASELINES + AI_TRADER) + 2  # Sharpe greyed: 22 sessions
+    assert "<small>95% " in first_table
+    for heading in ("Which differences are real", "A null to beat: random traders", "Rolling Sharpe",
+                    "Risk, annualized, and relative to QQQ", "Alpha vs QQQ", "Information ratio"):
+        assert heading in page
+    assert page.count("<th class='n'>Worst drawdowns</th>") == len(BASELINES + AI_TRADER)
+    assert "LLM cost" not in page  # no run paid for tokens: no cost card
