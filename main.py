@@ -1,4 +1,5 @@
-"""TradeArena command line: `run` (replay), `report`, `live` (the 10:00 ET cron job), `serve-tools`, `repair-ledger`."""
+"""TradeArena command line: `run` (replay), `report`, `live` (the 10:00 ET cron job), `serve-tools`, `repair-ledger`,
+`probe-memory`."""
 
 from __future__ import annotations
 
@@ -160,6 +161,57 @@ def report(config_path: str | None, out: str | None, runs: tuple[str, ...], star
     run_report(config, out_dir_for(config, out), [Path(r) for r in runs], parse_day(start) if start else None,
                parse_day(end) if end else None, fmt, Path(output) if output else None, post_cutoff=post_cutoff,
                wide=wide)
+
+
+@cli.command("probe-memory")
+@click.option("--model", "signature", required=True, help="Signature of an LLM model in the config.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--start", help="First day to ask about, YYYY-MM-DD (default: the first day with prices).")
+@click.option("--end", help="Last day to ask about, YYYY-MM-DD (default: the last day with prices).")
+@click.option("--symbols", help="Comma-separated symbols to ask about (default: the universe).")
+@click.option("--samples", type=click.IntRange(1, 5000), default=60, show_default=True, help="Questions to ask.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampled symbols and days.")
+@click.option("--max-cost-usd", type=click.FloatRange(0), default=1.0, show_default=True,
+              help="Refuse to start above this estimate; stop before passing it.")
+@click.option("--out", help="Folder for <signature>.json and .png (default <run.out_dir>/probe-memory).")
+@friendly_errors
+def probe_memory(signature: str, config_path: str | None, start: str | None, end: str | None, symbols: str | None,
+                 samples: int, seed: int, max_cost_usd: float, out: str | None) -> None:
+    """Ask a model, with no tools and no context, for past closing prices: where does its recall stop?"""
+    import os
+
+    from agent_tools.market_data import load_market_data
+    from arena.config import check_api_keys
+    from arena.memory_probe import (
+        ProbeError,
+        model_for,
+        run_probe,
+        sample_questions,
+        table_lines,
+        write_outputs,
+    )
+
+    config = load_config(config_path)
+    model = model_for(config, signature)
+    check_api_keys(config, [model])
+    data = load_market_data(config.path(config.data.daily_prices), None, tuple(config.universe))
+    chosen = [s.strip().upper() for s in symbols.split(",")] if symbols else list(config.universe)
+    unknown = [s for s in chosen if s not in data.daily]
+    if unknown:
+        raise ConfigError(f"--symbols: {', '.join(unknown)} not in the universe with prices")
+    first = parse_day(start) if start else data.first_day
+    last = parse_day(end) if end else data.last_day
+    try:
+        questions = sample_questions(data, chosen, first, last, samples, seed)
+        result = run_probe(config, model, data, questions, max_cost_usd, click.echo,
+                           os.environ.get(model.api_key_env or "", ""))
+    except ProbeError as exc:
+        raise ConfigError(str(exc)) from None
+    for line in table_lines(result):
+        click.echo(line)
+    folder = Path(out).resolve() if out else config.path(config.run.out_dir) / "probe-memory"
+    data_path, chart_path = write_outputs(result, folder)
+    click.echo(f"wrote {data_path} and {chart_path}")
 
 
 @cli.command()
