@@ -92,9 +92,11 @@ def cli() -> None:
 @click.option("--parallel", type=click.IntRange(1, 64), help="Models run at once (default run.parallel).")
 @click.option("--out", help="Output folder (default run.out_dir).")
 @click.option("--fresh", is_flag=True, help="Move old output aside (to <out>.old-<time>) and start over.")
+@click.option("--blind", is_flag=True, help="Diagnostic: aliases for tickers, prices rebased to 100, names stripped "
+              "from news; output in <out>/blind.")
 @friendly_errors
 def run(config_path: str | None, start: str | None, end: str | None, models: str | None, parallel: int | None,
-        out: str | None, fresh: bool) -> None:
+        out: str | None, fresh: bool, blind: bool) -> None:
     """Replay trading days for every enabled model; rerun to resume where it stopped."""
     from arena.config import check_api_keys
     from arena.desk_factory import load_market
@@ -113,6 +115,11 @@ def run(config_path: str | None, start: str | None, end: str | None, models: str
     out_dir = out_dir_for(config, out)
     market = load_market(config)
     trading_days(config, market, first, last)  # a bad range fails before --fresh moves anything
+    if blind:
+        from arena.blind import blind_run
+
+        config, market, out_dir = blind_run(config, market, out_dir, first)
+        chosen = config.enabled_models(parse_models(models))  # baselines' symbols are aliases now
     if fresh:
         moved = move_aside(out_dir)
         if moved:

@@ -53,8 +53,33 @@ ROW_KEYS = (
     "p_value_vs_benchmark", "in_confidence_set", "random_percentile", "random_median_return", "alpha", "beta",
     "information_ratio", "knowledge_cutoff", "pre_cutoff_days", "post_cutoff_days", "pre_cutoff_return",
     "post_cutoff_return", "may_remember",
+    # run --blind and run --repeats
+    "blind", "named_minus_blind", "repeat", "repeats", "repeats_mean_return", "repeats_return_ci",
 )
 SHORT_WINDOW = 60  # sessions: below this, annualized figures are shown greyed with their interval
+
+
+@dataclass
+class RepeatGroup:
+    """One signature run several times (`run --repeats`): the mean return across repeats and its 95% t-interval."""
+
+    signature: str
+    labels: list[str]
+    returns: list[float]
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.returns))
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        n = len(self.returns)
+        if n < 2:
+            return None
+        from scipy.stats import t
+
+        half = float(t.ppf(0.975, n - 1)) * float(np.std(self.returns, ddof=1)) / np.sqrt(n)
+        return self.mean - half, self.mean + half
 
 
 @dataclass
@@ -86,6 +111,17 @@ class Entry:
     cutoff: CutoffSplit | None = None
     in_confidence_set: bool | None = None
     holdings: pd.DataFrame | None = None  # market value per symbol at each close of the window
+    blind_gap: float | None = None  # named minus blind cumulative return, same signature, same days
+    group: RepeatGroup | None = None
+
+    @property
+    def blind(self) -> bool:
+        return bool(self.run and self.run.blind)
+
+    @property
+    def repeat(self) -> int | None:
+        return self.run.repeat if self.run else None
+
 
     @property
     def has_sessions(self) -> bool:
@@ -124,6 +160,18 @@ class Report:
     comparison: Comparison = field(default_factory=Comparison)
     significance: list[str] = field(default_factory=list)
     post_cutoff: bool = False
+    groups: list[RepeatGroup] = field(default_factory=list)
+
+    @property
+    def blind_pairs(self) -> list[tuple[Entry, Entry]]:
+        """(named, blind) entries of the same signature: the named-versus-blind gap."""
+        pairs = []
+        for blind in (e for e in self.models if e.blind):
+            named = [e for e in self.models if not e.blind and e.signature == blind.signature]
+            named.sort(key=lambda e: e.repeat or 0)
+            if named:
+                pairs.append((named[0], blind))
+        return pairs
 
     @property
     def short(self) -> bool:
@@ -211,6 +259,13 @@ def row(entry: Entry, report: Report) -> dict[str, Any]:
         "pre_cutoff_return": _round(entry.cutoff.pre_return) if entry.cutoff else None,
         "post_cutoff_return": _round(entry.cutoff.post_return) if entry.cutoff else None,
         "may_remember": entry.cutoff.may_remember if entry.cutoff else None,
+        "blind": entry.blind if model_only else None,
+        "named_minus_blind": _round(entry.blind_gap),
+        "repeat": entry.repeat,
+        "repeats": len(entry.group.returns) if entry.group else None,
+        "repeats_mean_return": _round(entry.group.mean) if entry.group else None,
+        "repeats_return_ci": ([round(v, 8) for v in entry.group.interval]
+                              if entry.group and entry.group.interval else None),
     }
     return {k: values[k] for k in ROW_KEYS}
 
@@ -345,6 +400,20 @@ def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes
             included = set(report.comparison.confidence_set)
             for entry in models:
                 entry.in_confidence_set = entry.label in included if report.comparison.beats is not None else None
+    for named, blind in report.blind_pairs:
+        if named.perf.cumulative_return is not None and blind.perf.cumulative_return is not None:
+            named.blind_gap = blind.blind_gap = named.perf.cumulative_return - blind.perf.cumulative_return
+    by_signature: dict[str, list[Entry]] = {}
+    for entry in models:
+        if entry.repeat is not None and not entry.blind and entry.perf.cumulative_return is not None:
+            by_signature.setdefault(entry.signature, []).append(entry)
+    for signature, members in by_signature.items():
+        if len(members) >= 2:
+            members.sort(key=lambda e: e.repeat or 0)
+            group = RepeatGroup(signature, [m.label for m in members], [m.perf.cumulative_return or 0.0 for m in members])
+            report.groups.append(group)
+            for member in members:
+                member.group = group
     best = models[0].label if models else None
     report.significance = significance_lines(report.comparison, best)
     if any(e.cutoff and e.cutoff.may_remember for e in models):

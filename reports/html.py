@@ -228,6 +228,32 @@ def significance(report: Report) -> str:
             f'<table class="matrix">{head}{"".join(rows)}</table></details>')
 
 
+def blind_and_repeats_section(report: Report) -> str:
+    parts = []
+    if report.blind_pairs:
+        rows = "".join(f"<tr><td>{escape(n.signature)}</td>{signed(n.perf.cumulative_return)}"
+                       f"{signed(b.perf.cumulative_return)}{signed(n.blind_gap)}</tr>" for n, b in report.blind_pairs)
+        parts.append('<h3>Named versus blind</h3><p class="muted">The same model on the same days with tickers '
+                     "replaced by aliases, prices rebased to 100 and names stripped from news (<code>run --blind"
+                     "</code>). A large positive gap means the names helped: knowledge of the companies, or memory "
+                     "of the period.</p><table><tr><th>Model</th><th class='n'>Named</th><th class='n'>Blind</th>"
+                     f"<th class='n'>Gap (named − blind)</th></tr>{rows}</table>")
+    if report.groups:
+        rows = "".join(
+            f"<tr><td>{escape(g.signature)}</td>{cell(str(len(g.returns)))}{signed(g.mean)}"
+            f"{cell(ci_pair(g.interval))}{cell(pct(min(g.returns)) + ' … ' + pct(max(g.returns)))}</tr>"
+            for g in report.groups)
+        parts.append("<h3>Across repeats</h3><p class=\"muted\">One model run several times over the same days "
+                     "(<code>run --repeats</code>): the mean return and its 95% t-interval across runs.</p>"
+                     "<table><tr><th>Model</th><th class='n'>Runs</th><th class='n'>Mean return</th>"
+                     f"<th class='n'>95% CI</th><th class='n'>Range</th></tr>{rows}</table>")
+    return f'<section id="runs"><h2>Blind and repeated runs</h2>{"".join(parts)}</section>' if parts else ""
+
+
+def ci_pair(interval: tuple[float, float] | None) -> str:
+    return DASH if interval is None else f"{interval[0]:+.1%} … {interval[1]:+.1%}"
+
+
 def cutoff_section(report: Report) -> str:
     split = [e for e in report.models if e.cutoff is not None]
     if not split:
@@ -435,6 +461,7 @@ against {len(report.entries) - len(report.models)} benchmarks · generated {esca
 </section>
 {null_section}
 {cutoff_section(report)}
+{blind_and_repeats_section(report)}
 <section id="charts">
 <h2>Charts</h2>
 {charts(report)}

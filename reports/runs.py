@@ -8,6 +8,7 @@ filled at the day's open and paid no fee, and there are no sessions, tokens or l
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -15,11 +16,13 @@ from typing import Literal
 
 from agent_tools.ledger import read_ledger
 from agent_tools.market_calendar import parse_day
+from arena.blind import BLIND_FILE, read_map, to_named_record
 from arena.session_log import latest_by_session, read_session_records
 from reports import ReportError
 from reports.notes import Notes
 
 LEDGER = Path("position") / "position.jsonl"
+REPEAT = re.compile(r"repeat-\d+")
 Source = Literal["tradearena", "ai-trader"]
 
 
@@ -36,6 +39,8 @@ class ModelRun:
     baseline: bool = False
     model: str | None = None
     label: str = ""
+    blind: bool = False  # a `run --blind` ledger, translated back into real symbols, shares and prices
+    repeat: int | None = None  # k of `<out>/repeat-<k>/<signature>` (run --repeats)
 
     def _session_days(self) -> list[date]:
         return sorted(parse_day(str(s["date"])[:10]) for s in self.sessions if s.get("date"))
@@ -77,8 +82,31 @@ def _configured_baselines(run_dir: Path) -> set[str]:
         return set()
 
 
+def nested_run_folders(out_dir: Path) -> list[Path]:
+    """Run folders inside a run folder: `blind/` (run --blind) and `repeat-<k>/` (run --repeats), in order."""
+    if not out_dir.is_dir():
+        return []
+    repeats = sorted((d for d in out_dir.iterdir() if d.is_dir() and REPEAT.fullmatch(d.name)),
+                     key=lambda d: int(d.name.split("-")[1]))
+    blind = [out_dir / "blind"] if (out_dir / "blind" / BLIND_FILE).is_file() else []
+    return [d for d in [*repeats, *blind] if any((m / LEDGER).is_file() for m in d.iterdir() if m.is_dir())]
+
+
+def expand(folder: Path) -> list[tuple[Path, list[Path]]]:
+    """A run folder's own model folders, then those of its blind and repeat folders; an error when there are none."""
+    nested = [(d, model_folders(d)) for d in nested_run_folders(folder)]
+    try:
+        return [(folder, model_folders(folder)), *nested]
+    except ReportError:
+        if nested:
+            return nested
+        raise
+
+
 def load_model(folder: Path, run_dir: Path, baselines: set[str]) -> ModelRun:
     ledger = read_ledger(folder / LEDGER)
+    blind = read_map(run_dir)
+    records = [to_named_record(r, blind) for r in ledger.records] if blind is not None else ledger.records
     sessions = sorted(latest_by_session(read_session_records(folder)).values(),
                       key=lambda s: (str(s.get("trigger_time") or s.get("date") or ""), str(s["session_id"])))
     ours = bool(sessions) or any(r.get("session_id") for r in ledger.records)
@@ -89,7 +117,9 @@ def load_model(folder: Path, run_dir: Path, baselines: set[str]) -> ModelRun:
         folder=folder,
         run_dir=run_dir,
         source="tradearena" if ours else "ai-trader",
-        records=ledger.records,
+        records=records,
+        blind=blind is not None,
+        repeat=int(run_dir.name.split("-")[1]) if REPEAT.fullmatch(run_dir.name) else None,
         sessions=sessions,
         baseline=any(bool(s.get("baseline")) for s in sessions) or signature in baselines,
         model=models[-1] if models else None,
@@ -104,16 +134,15 @@ def load_runs(out_dir: Path, extra: list[Path], notes: Notes) -> list[ModelRun]:
     """
     folders: list[tuple[Path, list[Path]]] = []
     try:
-        folders.append((out_dir, model_folders(out_dir)))
+        folders += expand(Path(out_dir))
     except ReportError as exc:
         if not extra:
             raise
         notes.add(f"skipped the default run folder: {exc}")
     for run_dir in extra:
-        run_dir = Path(run_dir).resolve()
-        if any(run_dir == seen for seen, _ in folders):
-            continue
-        folders.append((run_dir, model_folders(run_dir)))
+        for found, models in expand(Path(run_dir).resolve()):
+            if not any(found == seen for seen, _ in folders):
+                folders.append((found, models))
 
     loaded: list[ModelRun] = []
     for run_dir, model_dirs in folders:
@@ -132,7 +161,7 @@ def load_runs(out_dir: Path, extra: list[Path], notes: Notes) -> list[ModelRun]:
     for run in loaded:
         counts[run.signature] = counts.get(run.signature, 0) + 1
     for run in loaded:
-        run.label = run.signature if counts[run.signature] == 1 else f"{run.signature} [{run.run_dir.name}]"
+        run.label = run.signature if counts[run.signature] == 1 and not run.blind else f"{run.signature} [{run.run_dir.name}]"
     if any(r.source == "ai-trader" for r in loaded):
         notes.add("AI-Trader ledgers have no fees, sessions, tokens or logs; their trades are priced at the day's "
                   "open (as AI-Trader filled them) and their holdings are marked at the same closes as ours",

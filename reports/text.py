@@ -97,8 +97,13 @@ def short_labels(entries: list[Entry], width: int = NAME_WIDTH) -> dict[str, str
             label = label.removeprefix("baseline-")
         if len(label) <= w:
             return label
-        keep_end = max(4, (w - 1) // 2)
-        return label[: w - 1 - keep_end] + "…" + label[-keep_end:]
+        base, bracket, run = label.partition(" [")  # the run label ("[blind]", "[repeat-2]") is always kept
+        suffix = bracket + run
+        room = max(6, w - len(suffix))
+        if len(base) <= room:
+            return base + suffix
+        keep_end = max(3, (room - 1) // 2)
+        return base[: room - 1 - keep_end] + "…" + base[-keep_end:] + suffix
 
     for w in range(width, 200):
         names = {e.label: shorten(e, w) for e in entries}
@@ -165,7 +170,7 @@ def compact_table(report: Report) -> Table:
         r = entry.perf.cumulative_return
         ret = Text(pct(r), style="green" if (r or 0) > 0 else "red" if (r or 0) < 0 else "")
         sharpe = Text(num(entry.perf.sharpe), style="dim" if report.short else "")
-        table.add_row(str(entry.rank or ""), names[entry.label] + marks(entry), KIND_SHORT[tag(entry)], ret,
+        table.add_row(str(entry.rank or ""), Text(names[entry.label] + marks(entry)), KIND_SHORT[tag(entry)], ret,
                       ci_text(entry.stats.cumulative_ci), sharpe, p_text(entry.stats.p_value), mcs_text(entry),
                       random_text(entry), pct(entry.perf.drawdown.depth),
                       "" if entry.benchmark else str(len(entry.trades)), style=style)
@@ -184,7 +189,7 @@ def cutoff_table(report: Report) -> Table | None:
     for e in split:
         c = e.cutoff
         assert c is not None
-        table.add_row(names[e.label], c.cutoff.isoformat(), str(c.pre_days), pct(c.pre_return), pct(c.pre_excess),
+        table.add_row(Text(names[e.label]), c.cutoff.isoformat(), str(c.pre_days), pct(c.pre_return), pct(c.pre_excess),
                       str(c.post_days), pct(c.post_return), pct(c.post_excess))
     return table
 
@@ -212,7 +217,7 @@ def wide_tables(report: Report) -> list[Table]:
         r = entry.perf.cumulative_return
         ret = Text(pct(r), style="green" if (r or 0) > 0 else "red" if (r or 0) < 0 else "")
         rel = entry.relative
-        perf.add_row(str(entry.rank or ""), entry.label + marks(entry), tag(entry), money(entry.perf.final_value), ret,
+        perf.add_row(str(entry.rank or ""), Text(entry.label + marks(entry)), tag(entry), money(entry.perf.final_value), ret,
                      ci_text(entry.stats.cumulative_ci), p_text(entry.stats.p_value), mcs_text(entry),
                      random_text(entry), Text(pct(entry.perf.annualized_return), style=annual),
                      Text(pct(entry.perf.volatility, signed=False), style=annual),
@@ -224,10 +229,24 @@ def wide_tables(report: Report) -> list[Table]:
         if entry.benchmark:
             continue
         tokens = (f"{row['prompt_tokens']:,}/{row['completion_tokens']:,}" if row["prompt_tokens"] is not None else DASH)
-        activity.add_row(entry.label, count(row["trades"]), num(row["turnover"]), money(row["fees"]), win_text(entry),
+        activity.add_row(Text(entry.label), count(row["trades"]), num(row["turnover"]), money(row["fees"]), win_text(entry),
                          pct(entry.exposure, signed=False), sessions_text(entry, row), tokens,
                          money(row["cost"], 4), money(row["cost_per_day"], 4), style=style)
     return [perf, activity]
+
+
+def blind_and_repeat_lines(report: Report) -> list[str]:
+    lines = []
+    for named, blind in report.blind_pairs:
+        lines.append(f"Named vs blind ({named.signature}): named {pct(named.perf.cumulative_return)}, blind "
+                     f"{pct(blind.perf.cumulative_return)}, gap {pct(named.blind_gap)} (what knowing the names is "
+                     "worth, or remembering them)")
+    for group in report.groups:
+        interval = group.interval
+        ci = f" (95% CI {pct(interval[0])}…{pct(interval[1])})" if interval else ""
+        lines.append(f"Repeats ({group.signature}): {len(group.returns)} runs, mean return {pct(group.mean)}{ci}, "
+                     f"range {pct(min(group.returns))}…{pct(max(group.returns))}")
+    return lines
 
 
 def render_table(report: Report, console: Console, wide: bool = False) -> None:
@@ -237,6 +256,8 @@ def render_table(report: Report, console: Console, wide: bool = False) -> None:
     if cutoffs is not None:
         console.print(cutoffs)
     for line in report.significance:
+        console.print(line, highlight=False)
+    for line in blind_and_repeat_lines(report):
         console.print(line, highlight=False)
     placed = [e for e in report.models if e.null is not None]
     if wide:

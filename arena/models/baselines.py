@@ -169,14 +169,15 @@ class Momentum(Baseline):
 
     strategy = "momentum"
 
-    def __init__(self, *args, lookback_days: int = 20, top_n: int = 5, rebalance: str = "weekly", **kwargs):
+    def __init__(self, *args, lookback_days: int = 20, top_n: int = 5, rebalance: str = "weekly",
+                 exclude: tuple[str, ...] = ("QQQ",), **kwargs):
         super().__init__(*args, **kwargs)
         if not 2 <= lookback_days <= 59 or not 1 <= top_n <= 50:
             raise ValueError("momentum: lookback_days must be 2..59 and top_n 1..50")
         self.lookback_days = lookback_days
         self.top_n = top_n
         self.rebalance = rebalance
-        self.members = tuple(s for s in self.universe if s != "QQQ")
+        self.members = tuple(s for s in self.universe if s not in set(exclude))
 
     def rebalance_today(self, today: date, holds_anything: bool) -> bool:
         return not holds_anything or _new_period(self.calendar, today, self.rebalance)
