@@ -63,7 +63,8 @@ def ledger(out: Path, signature: str) -> list[dict]:
     return [json.loads(line) for line in (out / signature / "position" / "position.jsonl").read_text().splitlines()]
 
 
-def test_run_blind_trades_aliases_and_the_report_shows_the_named_vs_blind_gap(tmp_path: Path, default_config) -> None:
+def test_run_blind_trades_aliases_and_the_report_shows_the_named_vs_blind_gap(tmp_path: Path, default_config,
+                                                                              write_config) -> None:
     out = tmp_path / "runs"
     runner = CliRunner()
     for extra in ([], ["--blind"], ["--blind"]):  # the second blind run resumes with the same aliases
@@ -78,7 +79,8 @@ def test_run_blind_trades_aliases_and_the_report_shows_the_named_vs_blind_gap(tm
     facts = next(json.loads(line)["content"] for line in log.splitlines() if json.loads(line)["type"] == "user")
     assert not any(f" {real}:" in facts or f" {real} " in facts for real in default_config.universe)
 
-    report = build_report(default_config, out, [], None, None)
+    fast = load_config(write_config(report={"bootstrap_reps": 100, "random_traders": 0}))
+    report = build_report(fast, out, [], None, None)
     rows = {r["label"]: r for r in report.rows()}
     named, blind = rows["baseline-buy-and-hold-qqq [runs]"], rows["baseline-buy-and-hold-qqq [blind]"]
     assert blind["blind"] is True and named["blind"] is False
