@@ -45,13 +45,15 @@ class RandomPolicy:
             return sorted(rng.sample(universe, min(self.holdings, len(universe)))), []
         swaps: list[tuple[str, str]] = []
         owned = set(held)
+        p = self.swap_probability
         for symbol in held:
-            if rng.random() >= self.swap_probability:
+            if rng.random() >= p:
                 continue
-            free = [s for s in universe if s not in owned]
-            if not free:
+            if len(owned) >= len(universe):
                 break
-            new = free[rng.randrange(len(free))]
+            new = universe[rng.randrange(len(universe))]
+            while new in owned:  # draw again until a symbol it does not hold (uniform over those)
+                new = universe[rng.randrange(len(universe))]
             owned.discard(symbol)
             owned.add(new)
             swaps.append((symbol, new))
