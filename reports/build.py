@@ -50,7 +50,7 @@ ROW_KEYS = (
     "cached_tokens", "cost", "cost_per_day", "periods_per_year", "risk_free_rate",
     # how sure the leaderboard is (reports/uncertainty.py, reports/random_null.py, reports/cutoff.py)
     "sessions_failed", "fees_recorded", "cumulative_return_ci", "sharpe_ci", "annualized_return_ci",
-    "p_value_vs_benchmark", "in_confidence_set", "random_percentile", "random_median_return", "alpha", "beta",
+    "p_value_vs_benchmark", "probability_beats", "in_confidence_set", "random_percentile", "random_median_return", "alpha", "beta",
     "information_ratio", "knowledge_cutoff", "pre_cutoff_days", "post_cutoff_days", "pre_cutoff_return",
     "post_cutoff_return", "may_remember",
     # run --blind and run --repeats
@@ -247,6 +247,9 @@ def row(entry: Entry, report: Report) -> dict[str, Any]:
         "sharpe_ci": _pair(entry.stats.sharpe_ci),
         "annualized_return_ci": _pair(entry.stats.annualized_ci),
         "p_value_vs_benchmark": _round(entry.stats.p_value, 6),
+        "probability_beats": ({other: round(p, 4) for other in report.comparison.labels if other != entry.label
+                               and (p := report.comparison.probability(entry.label, other)) is not None}
+                              if entry.label in report.comparison.labels else None),
         "in_confidence_set": entry.in_confidence_set,
         "random_percentile": _round(entry.null.percentile, 4) if entry.null else None,
         "random_median_return": _round(entry.null.median) if entry.null else None,

@@ -68,6 +68,10 @@ def test_the_ranking_says_which_differences_are_significant(report) -> None:
     comparison = report.comparison
     in_set = [e for e in report.models if e.in_confidence_set]
     assert report.models[0].in_confidence_set and len(in_set) == len(comparison.confidence_set)
+    rows = {r["label"]: r for r in report.rows()}
+    first, second = report.models[0].label, report.models[1].label
+    assert rows[first]["probability_beats"][second] == pytest.approx(1 - rows[second]["probability_beats"][first],
+                                                                     abs=0.01)
     beats = comparison.beats
     assert beats is not None and np.allclose(beats + beats.T + np.eye(len(beats)) * 0, 1 - np.eye(len(beats)), atol=0.01)
 
