@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from agent_tools.market_calendar import MARKET_TZ, MarketCalendar, hourly_bar_end
+from agent_tools.universe import Universe
 
 DAILY_COLUMNS = ("date", "symbol", "open", "high", "low", "close", "volume")
 HOURLY_COLUMNS = ("timestamp", "symbol", "open", "high", "low", "close", "volume")
@@ -68,6 +69,29 @@ class MarketData:
     hourly: dict[str, SymbolBars]
     daily_path: Path
     hourly_path: Path | None
+    members: Universe | None = None
+    _points: dict[date, list[datetime]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.members is None:
+            self.members = Universe.of(self.universe)
+
+    def intraday_points(self, day: date) -> list[datetime]:
+        """Every instant of `day` at which the intraday data sets a price (bar opens and closes), in order.
+
+        A session's prices and news are cut at the latest of these at or before its decision time, so the price a
+        model sees and fills at is never older than the news it reads.
+        """
+        points = self._points.get(day)
+        if points is None:
+            found: set[datetime] = set()
+            for series in self.hourly.values():
+                lo = bisect.bisect_left(series.days, day)
+                hi = bisect.bisect_right(series.days, day)
+                for bar in series.bars[lo:hi]:
+                    found.update((bar.start, bar.end))
+            points = self._points[day] = sorted(found)
+        return points
 
     @property
     def first_day(self) -> date:
@@ -192,11 +216,12 @@ def load_hourly(path: Path, universe: tuple[str, ...], calendar: MarketCalendar)
 
 def load_market_data(
     daily_path: Path, hourly_path: Path | None, universe: tuple[str, ...], calendar: MarketCalendar | None = None,
-    extra_daily: Iterable[Path] = (),
+    extra_daily: Iterable[Path] = (), members: Universe | None = None,
 ) -> MarketData:
     calendar = calendar or MarketCalendar()
     if not universe:
         raise MarketDataError("the universe is empty; list symbols under 'universe' in the config")
     daily = load_daily(Path(daily_path), universe, calendar, extra_daily)
     hourly = load_hourly(Path(hourly_path), universe, calendar) if hourly_path else {}
-    return MarketData(tuple(universe), daily, hourly, Path(daily_path), Path(hourly_path) if hourly_path else None)
+    return MarketData(tuple(universe), daily, hourly, Path(daily_path), Path(hourly_path) if hourly_path else None,
+                      members)

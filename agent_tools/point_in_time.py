@@ -2,18 +2,21 @@
 
 Rules (daily replay at D 10:00 ET): full bars of sessions that closed at or before the instant, the open of D
 (nothing else of D: no high, low, close or volume), nothing after. Hourly bars are visible once they have ended
-(a bar labelled 10:00 covers 10:00-11:00 and is visible from 11:00). A later date or a symbol outside the universe
-is an error, never an empty success.
+(a bar labelled 10:00 covers 10:00-11:00 and is visible from 11:00); a bar's open is the price at its start. The
+price at the instant is the one orders fill at, and the instant is also the cut-off for news. A later date or a
+symbol outside the universe (or outside its membership dates) is an error, never an empty success.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
 from agent_tools.market_calendar import MarketCalendar, TradingSession, require_aware
 from agent_tools.market_data import Bar, MarketData
+from agent_tools.universe import Universe
 
 MAX_HISTORY_DAYS = 60
 
@@ -99,17 +102,46 @@ class DailyHistory:
         return bars[-1].close if bars else None
 
 
+def information_instant(data: MarketData, calendar: MarketCalendar, decision: datetime) -> datetime:
+    """The instant a session at `decision` sees the market from: the latest price point at or before it.
+
+    During a session a price is known only where the data sets one: the open (09:30) and, with intraday bars, each
+    bar's open and close. Prices, fills and news are all cut at that one instant, so a model never reads news newer
+    than the price it trades at. With the bundled hourly bars, 10:00 is a bar's open, so the instant is 10:00; with
+    daily bars only it is the 09:30 open. Outside a session the decision time itself.
+    """
+    decision = require_aware(decision, "decision time")
+    session = calendar.session_on(decision.date())
+    if session is None or not session.contains(decision):
+        return decision
+    points = [p for p in data.intraday_points(session.day) if session.open <= p <= decision]
+    return max([session.open, *points])
+
+
 class MarketView(DailyHistory):
-    """Bundled data seen from one instant. Cheap to build (no copying): per-symbol cut-offs are found by bisecting."""
+    """Bundled data seen from one instant. Cheap to build (no copying): per-symbol cut-offs are found by bisecting.
+
+    `decision_time` is when the session runs (10:00); `instant` is the time of the prices it sees and trades at
+    (see `information_instant`), which is also the cut-off for its news.
+    """
 
     def __init__(self, data: MarketData, instant: datetime, calendar: MarketCalendar | None = None):
         self.data = data
-        self.instant = require_aware(instant, "view instant")
-        self.universe = data.universe
-        self._universe_set = frozenset(data.universe)
         self.calendar = calendar or MarketCalendar()
+        self.decision_time = require_aware(instant, "view instant")
+        self.instant = information_instant(data, self.calendar, self.decision_time)
+        self.members = data.members or Universe.of(data.universe)
+        self.universe = self.members.on(self.instant.date())
+        self._universe_set = frozenset(self.universe)
         self.session: TradingSession | None = self.calendar.session_on(self.instant.date())
         self._quotes: dict[str, Quote] = {}
+
+    def check_symbol(self, symbol: str) -> str:
+        clean = symbol.strip().upper() if isinstance(symbol, str) else symbol
+        why = self.members.why_not(clean, self.instant.date()) if isinstance(clean, str) else None
+        if why:
+            raise ViewError(why)
+        return super().check_symbol(symbol)
 
     # -- bars ------------------------------------------------------------------------------------------------
     def completed_daily_bars(self, symbol: str) -> list[Bar]:
@@ -133,9 +165,20 @@ class MarketView(DailyHistory):
             return []
         return series.bars[: series.count_ended_by(self.instant)]
 
+    def _opening_bar(self, symbol: str) -> Bar | None:
+        """The intraday bar that starts exactly at the instant: its open is the first price at or after it."""
+        series = self.data.hourly.get(symbol)
+        if series is None:
+            return None
+        i = bisect.bisect_left(series.days, self.instant.date())
+        hi = bisect.bisect_right(series.days, self.instant.date())
+        return next((b for b in series.bars[i:hi] if b.start == self.instant), None)
+
     # -- prices ----------------------------------------------------------------------------------------------
     def quote(self, symbol: str) -> Quote:
-        """The latest price known at the instant: last hourly close, today's open, or the last close, whichever is newest."""
+        """The price at the instant: the open of the intraday bar starting then, else the newest of the last
+        completed bar's close, today's open and the last daily close. In a session, a price older than the instant
+        is refused: trading at it while reading later news is the look-ahead this view exists to prevent."""
         clean = self.check_symbol(symbol)
         cached = self._quotes.get(clean)
         if cached is not None:
@@ -151,13 +194,24 @@ class MarketView(DailyHistory):
         if hourly:
             bar = hourly[-1]
             candidates.append(Quote(clean, bar.close, bar.end, f"close of the {bar.start:%H:%M} hourly bar"))
+        opening = self._opening_bar(clean) if today_open is not None else None
+        if opening is not None:  # preferred on a tie: the price at the instant, not the one just before it
+            candidates.append(Quote(clean, opening.open, opening.start, f"open of the {opening.start:%H:%M} hourly bar"))
         if not candidates:
             raise ViewError(f"no price for {clean} at {self.instant:%Y-%m-%d %H:%M %Z}: the data starts {self.data.first_day}")
-        best = max(candidates, key=lambda q: q.as_of)
-        if self.session is not None and self.session.contains(self.instant) and best.as_of < self.session.open:
-            raise ViewError(
-                f"no price for {clean} during the {self.session.day.isoformat()} session: "
-                f"the bundled data ends {self.data.last_day.isoformat()}"
-            )
+        # On a tie the opening bar wins (the price at the instant), then the official daily close over an hourly one.
+        rank = {id(q): r for r, q in enumerate(candidates)}
+        best = max(candidates, key=lambda q: (q.as_of, q.basis.startswith("open of the"), -rank[id(q)]))
+        if self.session is not None and self.session.contains(self.instant):
+            if best.as_of < self.session.open:
+                raise ViewError(
+                    f"no price for {clean} during the {self.session.day.isoformat()} session: "
+                    f"the bundled data ends {self.data.last_day.isoformat()}"
+                )
+            if best.as_of < self.instant:
+                raise ViewError(
+                    f"no price for {clean} at {self.instant:%H:%M %Z} on {self.session.day}: its intraday bar is "
+                    f"missing from the data (latest: {best.basis} at {best.as_of:%H:%M}); it cannot be traded now"
+                )
         self._quotes[clean] = best
         return best

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from agent_tools.context import SessionContext
 from agent_tools.errors import ToolInputError
+from agent_tools.market_calendar import MARKET_TZ
 from agent_tools.news import NewsError, NewsSource
 from agent_tools.point_in_time import MAX_HISTORY_DAYS, PriceView, Quote, ViewError
 
@@ -37,7 +38,8 @@ class Research:
         prices = {}
         for symbol in symbols:
             quote = self.quote(symbol)
-            prices[quote.symbol] = {"price": quote.price, "as_of": quote.as_of.isoformat(), "basis": quote.basis}
+            prices[quote.symbol] = {"price": quote.price, "as_of": quote.as_of.astimezone(MARKET_TZ).isoformat(),
+                                    "basis": quote.basis}
         return {"time": self.now(), "prices": prices}
 
     def get_history(self, symbol: str, days: int = 20, end_date: str | None = None) -> dict:
@@ -62,8 +64,15 @@ class Research:
                 ticker = self.view.check_symbol(ticker)
             except ViewError as exc:
                 raise ToolInputError(str(exc)) from None
+        cutoff = self.news_cutoff()
         try:
-            items = self.news.search(self.ctx.instant, query=query, ticker=ticker, limit=limit)
+            items = self.news.search(cutoff, query=query, ticker=ticker, limit=limit)
         except NewsError as exc:
             raise ToolInputError(str(exc)) from None
-        return {"time": self.now(), "source": self.news.name, "count": len(items), "items": [i.compact() for i in items]}
+        return {"time": self.now(), "news_up_to": cutoff.astimezone(MARKET_TZ).isoformat(), "source": self.news.name,
+                "count": len(items), "items": [i.compact() for i in items]}
+
+    def news_cutoff(self) -> datetime:
+        """News stops where the prices stop: the view's instant (the time of the price orders fill at), never later
+        than the session's own instant."""
+        return min(self.ctx.instant, self.view.instant)

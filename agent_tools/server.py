@@ -79,8 +79,8 @@ def build_tool_server(desk: TradingDesk) -> ToolServer:
         return register
 
     @tool(description=(
-        "Latest price of one or several symbols at the current time (for a daily session: today's open). "
-        "Returns price, when it was set and what it is."
+        "Price of one or several symbols now: the price orders fill at (before slippage). Each price says when it "
+        "was set (as_of) and what it is (e.g. the open of the 10:00 hourly bar); news is cut at that same time."
     ))
     @_business_errors
     def get_price(
@@ -110,8 +110,8 @@ def build_tool_server(desk: TradingDesk) -> ToolServer:
         return desk.get_portfolio()
 
     @tool(description=(
-        "Search news published up to now, newest first. Keywords must all match the title or summary; "
-        "ticker restricts to items about that symbol."
+        "Search news known by the time of the current prices (news_up_to), newest first. Keywords must all match "
+        "the title or summary; ticker restricts to items about that symbol."
     ))
     @_business_errors
     def search_news(

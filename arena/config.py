@@ -55,6 +55,8 @@ class NewsSettings(Strict):
     path: str = "data/news/news_sample.jsonl"
     api_key_env: str = "ALPHAVANTAGE_API_KEY"
     base_url: str = "https://www.alphavantage.co/query"
+    min_age_minutes: float = Field(0.0, ge=0, le=7 * 24 * 60, description="safety lag: an item is shown only once "
+                                   "it is this old (for sources whose pages change after publication)")
 
 
 class ExecutionSettings(Strict):

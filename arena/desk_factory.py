@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -16,6 +17,7 @@ from agent_tools.ledger import PositionLedger
 from agent_tools.market_calendar import MarketCalendar
 from agent_tools.market_data import MarketData, load_market_data
 from agent_tools.news import AlphaVantageNewsSource, LocalNewsSource, NewsSource, NoNews
+from agent_tools.news_lint import LintFinding, lint_items
 from agent_tools.point_in_time import MarketView, PriceView
 from agent_tools.risk import default_rules
 from agent_tools.trading_desk import TradingDesk
@@ -32,11 +34,24 @@ class Market:
 
 
 def build_news(config: ArenaConfig) -> NewsSource:
-    if config.news.source == "local":
-        return LocalNewsSource(config.path(config.news.path))
-    if config.news.source == "alphavantage":
-        return AlphaVantageNewsSource(config.news.api_key_env, config.news.base_url)
+    """The configured news source; a local corpus is linted as it loads (findings are warnings here, errors
+    under `main.py audit`)."""
+    settings = config.news
+    if settings.source == "local":
+        source = LocalNewsSource(config.path(settings.path), settings.min_age_minutes)
+        warn_lint_findings(lint_items(source.items, source.path))
+        return source
+    if settings.source == "alphavantage":
+        return AlphaVantageNewsSource(settings.api_key_env, settings.base_url, min_age_minutes=settings.min_age_minutes)
     return NoNews()
+
+
+def warn_lint_findings(findings: list[LintFinding], shown: int = 5) -> None:
+    log = logging.getLogger("tradearena.news")
+    for finding in findings[:shown]:
+        log.warning("news lint: %s", finding)
+    if len(findings) > shown:
+        log.warning("news lint: %d more finding(s); `main.py audit` lists them all", len(findings) - shown)
 
 
 def load_market(config: ArenaConfig) -> Market:

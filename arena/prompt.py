@@ -18,7 +18,8 @@ STATIC_RULES = """You are a disciplined portfolio manager trading US stocks (the
 You act only through the tools: get_price, get_history, get_portfolio, search_news, buy, sell.
 Rules of this market:
 - You see only what was known at the current time: no later prices, no later news.
-- Orders fill at the current price (for a daily session, today's open) plus slippage, and pay a commission.
+- Orders fill at the price get_price shows (it says what time that price is from) plus slippage, and pay a
+  commission. News is cut at that same time.
 - Long only: no short selling, no margin. Risk limits are checked before every order; a rejected order says
   what would be allowed.
 - Think about risk and costs: every trade pays fees; doing nothing is a valid decision.
@@ -92,12 +93,28 @@ def market_summary(view: PriceView, state: LedgerState, history_days: int, mover
     return "\n".join(lines)
 
 
+def information_note(ctx: SessionContext, view: PriceView) -> str:
+    """One sentence on the time of the prices and the news cut-off (the same instant in a replay)."""
+    seen = view.instant.astimezone(MARKET_TZ)
+    if ctx.mode == "live":
+        return (f"Prices are the latest known at {seen:%H:%M %Z}, each with its time; news up to "
+                f"{min(seen, ctx.instant.astimezone(MARKET_TZ)):%H:%M %Z}.")
+    try:
+        basis = f" ({view.quote('QQQ').basis})" if "QQQ" in view.universe else ""
+    except ViewError:
+        basis = ""
+    note = f"Prices and news are as of {seen:%H:%M %Z}{basis}"
+    if seen < ctx.instant:
+        note += f": the data has no later price before {ctx.instant.astimezone(MARKET_TZ):%H:%M}"
+    return note + "; orders fill at those prices plus slippage."
+
+
 def opening_messages(ctx: SessionContext, view: PriceView, state: LedgerState, execution_note: str,
                      history_days: int, note: str | None = None) -> list[dict]:
     """`note`: a fact the harness must tell the model first (live: a reconciliation with the broker)."""
     when = ctx.instant.astimezone(MARKET_TZ)
     today = (
-        f"Now: {when:%A %Y-%m-%d %H:%M %Z} ({ctx.mode} session).\n"
+        f"Now: {when:%A %Y-%m-%d %H:%M %Z} ({ctx.mode} session). {information_note(ctx, view)}\n"
         + (f"{note}\n" if note else "")
         + f"{market_summary(view, state, history_days)}\n"
         "Use the tools to research and trade, then finish."

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 
 import pytest
 
+from agent_tools.market_calendar import at_market_time
 from arena.config import load_config
 from arena.run_loop import run_replay
 
@@ -28,8 +29,9 @@ def trades(records: list[dict]) -> list[dict]:
 
 
 def open_price(market, symbol: str, day: date) -> float:
-    series = market.data.daily[symbol]
-    return series.bars[series.index_of_day(day)].open
+    """The price a 10:00 session trades at: the open of the hourly bar starting at 10:00."""
+    series = market.data.hourly[symbol]
+    return next(b.open for b in series.bars if b.start == at_market_time(day, time(10)))
 
 
 def test_buy_and_hold_buys_qqq_once_with_almost_all_cash_and_holds(write_config, market, tmp_path):
@@ -41,7 +43,7 @@ def test_buy_and_hold_buys_qqq_once_with_almost_all_cash_and_holds(write_config,
     assert [(t["date"], t["this_action"]["action"], t["this_action"]["symbol"]) for t in bought] == [("2025-10-01", "buy", "QQQ")]
     amount, price = bought[0]["this_action"]["amount"], bought[0]["price"]
     assert amount * price <= 10_000 < (amount + 1) * price  # as many whole shares as the cash allows
-    assert bought[0]["price"] > open_price(market, "QQQ", START)  # slippage: buys fill above the open
+    assert bought[0]["price"] > open_price(market, "QQQ", START)  # slippage: buys fill above the 10:00 price
     assert {r["this_action"]["action"] for r in records[2:]} == {"no_trade"}
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from datetime import date, datetime
 from functools import cache
 
 import pytest
 
 from agent_tools.market_calendar import MARKET_TZ, parse_instant
+from agent_tools.market_data import SymbolBars
 from agent_tools.point_in_time import MarketView, ViewError
 from tests.conftest import PROJECT_DIR
 
@@ -52,12 +54,44 @@ def test_nothing_after_the_instant_is_visible(market):
     assert max(date.fromisoformat(r["date"]) for r in view.daily_history("AAPL", 60)) == D
 
 
-def test_quote_at_10_00_is_the_days_open(market):
-    quote = view_at(market, "2025-10-02T10:00-04:00").quote("AAPL")
+def test_quote_at_10_00_is_the_open_of_the_hourly_bar_starting_at_10_00(market):
+    """One instant for price and news: at 10:00 the price is the first one at or after 10:00, not the 09:30 open."""
+    view = view_at(market, "2025-10-02T10:00-04:00")
+    quote = view.quote("AAPL")
 
-    assert quote.price == csv_rows("daily", "AAPL")["2025-10-02"]["open"]
-    assert quote.as_of == datetime(2025, 10, 2, 9, 30, tzinfo=MARKET_TZ)
-    assert quote.basis == "open of 2025-10-02"
+    assert quote.price == csv_rows("hourly", "AAPL")["2025-10-02 10:00:00"]["open"]
+    assert quote.price != csv_rows("daily", "AAPL")["2025-10-02"]["open"]
+    assert quote.as_of == view.instant == datetime(2025, 10, 2, 10, tzinfo=MARKET_TZ)
+    assert quote.basis == "open of the 10:00 hourly bar"
+
+
+def test_with_daily_bars_only_the_instant_is_the_open_it_trades_at(market):
+    daily_only = replace(market.data, hourly={}, _points={})
+    view = MarketView(daily_only, parse_instant("2025-10-02T10:00-04:00"), market.calendar)
+
+    assert view.instant == datetime(2025, 10, 2, 9, 30, tzinfo=MARKET_TZ)
+    assert view.decision_time == datetime(2025, 10, 2, 10, tzinfo=MARKET_TZ)
+    assert view.quote("AAPL").price == csv_rows("daily", "AAPL")["2025-10-02"]["open"]
+
+
+def test_between_bar_starts_the_instant_is_the_last_price_point_before_the_decision(market):
+    view = view_at(market, "2025-10-02T10:30-04:00")
+
+    assert view.instant == datetime(2025, 10, 2, 10, tzinfo=MARKET_TZ)
+    assert view.quote("MSFT").as_of == view.instant
+
+
+def test_a_symbol_missing_its_bar_at_the_instant_has_no_price_rather_than_an_older_one(market):
+    hourly = dict(market.data.hourly)
+    bars = market.data.hourly["AAPL"]
+    keep = [i for i, b in enumerate(bars.bars) if b.start != datetime(2025, 10, 2, 10, tzinfo=MARKET_TZ)]
+    hourly["AAPL"] = SymbolBars([bars.bars[i] for i in keep], [bars.ends[i] for i in keep], [bars.days[i] for i in keep])
+    view = MarketView(replace(market.data, hourly=hourly, _points={}), parse_instant("2025-10-02T10:00-04:00"),
+                      market.calendar)
+
+    with pytest.raises(ViewError, match="its intraday bar is missing"):
+        view.quote("AAPL")
+    assert view.quote("MSFT").as_of == view.instant
 
 
 def test_before_the_open_the_quote_is_the_previous_close_and_today_is_absent(market):
@@ -88,7 +122,7 @@ def test_hourly_bar_labelled_10_00_is_not_visible_at_10_59(market):
 
     last = view.completed_hourly_bars("AAPL")[-1]
     assert last.start == datetime(2025, 10, 1, 15, tzinfo=MARKET_TZ)
-    assert view.quote("AAPL").price == csv_rows("daily", "AAPL")["2025-10-02"]["open"]
+    assert view.quote("AAPL").price == csv_rows("hourly", "AAPL")["2025-10-02 10:00:00"]["open"]
 
 
 def test_history_with_an_end_date_after_the_instant_is_refused(market):

@@ -92,8 +92,9 @@ def test_orders_are_refused_while_the_market_is_closed(default_config, market, t
 
 # -- sufficient cash -------------------------------------------------------------------------------------------------
 def test_buy_beyond_cash_including_fees_is_refused_with_the_largest_affordable_amount(default_config, market, tmp_path):
-    # 4 shares: 1026.8132 + 0.35 fee = 1027.1632 > 1027.00, although the shares alone (1026.81) would fit
-    desk = desk_at(default_config, market, tmp_path, initial_cash="1027.00", max_position_weight=None)
+    # AAPL fills at 256.1530 (the 10:00 price 256.025 plus 5 bps). 4 shares: 1024.61 + 0.35 fee = 1024.96 > 1024.95,
+    # although the shares alone (1024.61) would fit
+    desk = desk_at(default_config, market, tmp_path, initial_cash="1024.95", max_position_weight=None)
 
     message = expect_rejection(desk, "buy", "AAPL", 4, "sufficient_cash")
 
@@ -103,12 +104,12 @@ def test_buy_beyond_cash_including_fees_is_refused_with_the_largest_affordable_a
 
 def test_affordable_hint_is_exact_for_fractional_quantities(default_config, market, tmp_path):
     desk = desk_at(default_config, market, tmp_path, initial_cash="100.00", max_position_weight=None, fractional=True)
-    # most q with q * 256.7033 + 0.35 <= 100: q = 0.3881 (99.9764); 0.3882 costs 100.0022
+    # most q with q * 256.1530 + 0.35 <= 100: q = 0.389 (99.9935); 0.3891 costs 100.0191
     message = expect_rejection(desk, "buy", "AAPL", 1, "sufficient_cash")
 
-    assert message.endswith("you can afford at most 0.3881")
-    expect_rejection(desk, "buy", "AAPL", 0.3882, "sufficient_cash")
-    assert desk.trade("buy", "AAPL", 0.3881)["cash_after"] >= 0
+    assert message.endswith("you can afford at most 0.389")
+    expect_rejection(desk, "buy", "AAPL", 0.3891, "sufficient_cash")
+    assert desk.trade("buy", "AAPL", 0.389)["cash_after"] >= 0
 
 
 # -- no oversell -----------------------------------------------------------------------------------------------------
@@ -144,8 +145,8 @@ def test_buy_above_the_position_weight_limit_is_refused_with_the_exact_room_left
 
 
 def test_position_weight_counts_the_fee_that_lowers_equity(default_config, market, tmp_path):
-    # 9 shares = 2310.3297 is 24.9999% of 9241.50, but 25.0004% of the 9241.15 left after the 0.35 fee
-    desk = desk_at(default_config, market, tmp_path, initial_cash="9241.50", max_position_weight=0.25)
+    # 9 shares = 2305.377 is 24.9998% of 9221.60, but 25.0007% of the 9221.25 left after the 0.35 fee
+    desk = desk_at(default_config, market, tmp_path, initial_cash="9221.60", max_position_weight=0.25)
 
     assert expect_rejection(desk, "buy", "AAPL", 9, "max_position_weight").endswith("you can buy at most 8 more")
 
@@ -160,18 +161,18 @@ def test_position_weight_limit_does_not_stop_sells(default_config, market, tmp_p
 
 # -- max order value -------------------------------------------------------------------------------------------------
 def test_order_above_the_value_limit_is_refused_with_the_exact_largest_amount(default_config, market, tmp_path):
-    # 3 * 256.7033 = 770.1099 fits under 770.11 by a hundredth of a cent; 4 shares do not
-    desk = desk_at(default_config, market, tmp_path, max_order_value=770.11, max_position_weight=None)
+    # 3 * 256.1530 = 768.459 fits under 768.46 by a tenth of a cent; 4 shares do not
+    desk = desk_at(default_config, market, tmp_path, max_order_value=768.46, max_position_weight=None)
 
     message = expect_rejection(desk, "buy", "AAPL", 4, "max_order_value")
 
-    assert "exceeds the $770.11 limit per order" in message
+    assert "exceeds the $768.46 limit per order" in message
     assert message.endswith("at most 3 AAPL")
     assert desk.trade("buy", "AAPL", 3)["filled"] == 3
 
 
 def test_order_exactly_at_the_value_limit_is_accepted(default_config, market, tmp_path):
-    desk = desk_at(default_config, market, tmp_path, max_order_value=770.1099, max_position_weight=None)
+    desk = desk_at(default_config, market, tmp_path, max_order_value=768.459, max_position_weight=None)
 
     assert desk.trade("buy", "AAPL", 3)["filled"] == 3
 
@@ -280,9 +281,9 @@ def test_rejection_is_written_to_the_audit_file_not_the_ledger(default_config, m
 
 def test_a_sell_whose_fee_exceeds_cash_plus_proceeds_is_refused_so_cash_never_goes_negative(default_config, market, tmp_path):
     desk = desk_at(default_config, market, tmp_path, initial_cash="100.00", max_position_weight=None, fractional=True)
-    assert desk.trade("buy", "AAPL", 0.3881)["cash_after"] == 0.02
-    # 0.0001 AAPL brings $0.03, the minimum fee is $0.35: cash would end at -$0.30 (margin)
+    assert desk.trade("buy", "AAPL", 0.389)["cash_after"] == 0.01
+    # 0.0001 AAPL brings $0.03, the minimum fee is $0.35: cash would end at -$0.31 (margin)
     message = expect_rejection(desk, "sell", "AAPL", 0.0001, "sufficient_cash")
 
     assert "no margin" in message
-    assert desk.trade("sell", "AAPL", 0.3881)["cash_after"] > 0
+    assert desk.trade("sell", "AAPL", 0.389)["cash_after"] > 0

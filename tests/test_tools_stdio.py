@@ -97,7 +97,7 @@ async def test_extra_arguments_cannot_move_the_clock(client):
     result = await client.call_tool("get_price", {"symbols": ["AAPL"], "at": "2025-10-20T10:00-04:00"})
 
     assert result.structured_content["time"] == "2025-10-02T10:00:00-04:00"
-    assert result.structured_content["prices"]["AAPL"]["basis"] == "open of 2025-10-02"
+    assert result.structured_content["prices"]["AAPL"]["basis"] == "open of the 10:00 hourly bar"
 
 
 async def test_valid_buy_appears_in_the_ledger(client, ledger):
