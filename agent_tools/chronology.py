@@ -15,7 +15,7 @@ def session_records(ledger: PositionLedger, session_id: str) -> list[dict]:
 def record_no_trade(ledger: PositionLedger, ctx: SessionContext) -> dict | None:
     """End of session: a session that left no record of its own writes AI-Trader's `no_trade` record."""
     def build(state: LedgerState) -> dict | None:
-        if session_records(ledger, ctx.session_id):
+        if session_records(ledger, ctx.session_id) or chronology_violation(state, ctx):
             return None
         return {
             "date": ctx.day.isoformat(),
@@ -27,11 +27,25 @@ def record_no_trade(ledger: PositionLedger, ctx: SessionContext) -> dict | None:
     return ledger.append(build)
 
 
-def check_chronology(ledger: PositionLedger, ctx: SessionContext) -> None:
-    """A replay only moves forward: a session dated before the ledger's last record would rewrite history."""
-    last = ledger.state.last_date
+def chronology_violation(state: LedgerState, ctx: SessionContext, path: object = "the ledger") -> str | None:
+    """Why this session may not write to a ledger in this state, or None. Compared by instant, not date: a 10:00
+    session must not run after a 15:00 session of the same day and trade on its fills. Records without a usable
+    `time` (AI-Trader's) are compared by date."""
+    if state.last_time is not None:
+        if state.last_time > ctx.instant:
+            return (f"{path}: the ledger already has a record at {state.last_time.astimezone(MARKET_TZ).isoformat()}, "
+                    f"after this session's instant {ctx.instant.astimezone(MARKET_TZ).isoformat()}; use --fresh or "
+                    "another --out folder to replay earlier times")
+        return None
+    last = state.last_date
     if last is not None and last > ctx.day.isoformat():
-        raise ToolInputError(
-            f"{ledger.path}: the ledger already has records for {last}, after this session's date {ctx.day}; "
-            "use --fresh or another --out folder to replay earlier dates"
-        )
+        return (f"{path}: the ledger already has records for {last}, after this session's date {ctx.day}; "
+                "use --fresh or another --out folder to replay earlier dates")
+    return None
+
+
+def check_chronology(ledger: PositionLedger, ctx: SessionContext) -> None:
+    """A replay only moves forward: a session before the ledger's last record would rewrite history."""
+    why = chronology_violation(ledger.state, ctx, ledger.path)
+    if why:
+        raise ToolInputError(why)

@@ -13,6 +13,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ class LedgerState:
     cash: Decimal = Decimal("0")
     holdings: dict[str, Decimal] = field(default_factory=dict)
     last_date: str | None = None
+    last_time: datetime | None = None  # the latest record instant (records without a usable `time` leave it)
     by_date: dict[str, tuple[Decimal, dict[str, Decimal]]] = field(default_factory=dict)
     session_ids: set[str] = field(default_factory=set)
     records: int = 0
@@ -80,10 +82,24 @@ class LedgerState:
         self.cash = cash
         self.holdings = holdings
         self.last_date = date
+        moment = _record_time(record.get("time"))
+        if moment is not None and (self.last_time is None or moment > self.last_time):
+            self.last_time = moment
         self.by_date[date] = (cash, dict(holdings))
         if record.get("session_id"):
             self.session_ids.add(str(record["session_id"]))
         self.records += 1
+
+
+def _record_time(value: Any) -> datetime | None:
+    """A record's `time` as an aware instant, or None (AI-Trader's records have none; a naive one is not used)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 class PositionLedger:

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from agent_tools.audit import AuditTrail
 from agent_tools.brokers.base import Broker, BrokerError
+from agent_tools.chronology import chronology_violation
 from agent_tools.context import SessionContext
 from agent_tools.errors import ToolInputError, TradeRejected
 from agent_tools.fills import FeeModel, FillModel, cents
@@ -54,6 +55,10 @@ class OrderDesk:
         outcome: dict = {}
 
         def build(state: LedgerState) -> dict | None:
+            late = chronology_violation(state, self.ctx, self.ledger.path)
+            if late:  # another writer moved the ledger past this session since it started
+                outcome["chronology"] = late
+                return None
             order = OrderContext(
                 side=side, symbol=symbol, raw_amount=amount, limits=self.ctx.limits, instant=self.ctx.instant,
                 market_open=self.market_open, universe=self.universe, cash=state.cash,
@@ -91,6 +96,8 @@ class OrderDesk:
 
         record = self.ledger.append(build)
         base = {"side": side, "symbol": symbol, "amount": amount if isinstance(amount, int | float | str) else repr(amount)}
+        if "chronology" in outcome:
+            raise ToolInputError(outcome["chronology"])
         if "rejection" in outcome:
             rejection = outcome["rejection"]
             self.audit.record({"type": "rejection", **base, "rule": rejection.rule, "message": rejection.message})
