@@ -132,7 +132,7 @@ class MarketView(DailyHistory):
         self.instant = information_instant(data, self.calendar, self.decision_time)
         self.members = data.members or Universe.of(data.universe)
         self.universe = self.members.on(self.instant.date())
-        self._universe_set = frozenset(self.universe)
+        self._universe_set = frozenset(self.members.visible(self.instant.date()))
         self.session: TradingSession | None = self.calendar.session_on(self.instant.date())
         self._quotes: dict[str, Quote] = {}
 

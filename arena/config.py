@@ -12,9 +12,19 @@ from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from agent_tools.limits import Limits
+from agent_tools.universe import Member, Universe
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_DIR / "configs" / "default_config.json"
@@ -150,10 +160,26 @@ class ReportSettings(Strict):
         default_factory=dict, description="signature -> training cutoff, for runs not in models[] (AI-Trader's)")
 
 
+class UniverseEntry(Strict):
+    """A symbol with membership dates (both inclusive, both optional): outside them it is neither shown nor tradable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    symbol: str
+    start: date | None = Field(None, alias="from")
+    end: date | None = Field(None, alias="to")
+
+    @model_validator(mode="after")
+    def _order(self) -> UniverseEntry:
+        if self.start and self.end and self.end < self.start:
+            raise ValueError(f"{self.symbol}: 'to' {self.end} is before 'from' {self.start}")
+        return self
+
+
 class ArenaConfig(Strict):
     run: RunSettings
     data: DataSettings = DataSettings()
-    universe: Annotated[list[str], Field(min_length=1)]
+    universe: Annotated[list[str], Field(min_length=1, description="symbols, or {symbol, from, to} with membership dates")]
+    _membership: dict[str, UniverseEntry] = PrivateAttr(default_factory=dict)
     news: NewsSettings = NewsSettings()
     execution: ExecutionSettings = ExecutionSettings()
     limits: Limits = Limits()
@@ -161,6 +187,40 @@ class ArenaConfig(Strict):
     models: list[ModelSettings]
     live: LiveSettings = LiveSettings()
     report: ReportSettings = ReportSettings()
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _dated_universe(cls, data: Any, handler: Any) -> ArenaConfig:
+        """Entries with membership dates become plain symbols in `universe`; their dates are kept apart."""
+        dated: dict[str, UniverseEntry] = {}
+        if isinstance(data, dict) and isinstance(data.get("universe"), list):
+            symbols: list[Any] = []
+            for i, raw in enumerate(data["universe"]):
+                if isinstance(raw, dict):
+                    try:
+                        entry = UniverseEntry.model_validate(raw)
+                    except ValidationError as exc:
+                        raise ValueError(f"universe[{i}]: {_first_error(exc)}") from None
+                    clean = entry.symbol.strip().upper()
+                    dated[clean] = entry.model_copy(update={"symbol": clean})
+                    symbols.append(clean)
+                else:
+                    symbols.append(raw)
+            data = {**data, "universe": symbols}
+        config = handler(data)
+        config._membership.update(dated)
+        return config
+
+    @field_serializer("universe")
+    def _dump_universe(self, value: list[str]) -> list[Any]:
+        return [self._membership[s].model_dump(mode="json", by_alias=True) if s in self._membership else s
+                for s in value]
+
+    @property
+    def membership(self) -> Universe:
+        """The universe through time (which symbols are members on a given day)."""
+        return Universe(tuple(Member(s, *(self._membership[s].start, self._membership[s].end))
+                              if s in self._membership else Member(s) for s in self.universe))
 
     @field_validator("universe")
     @classmethod

@@ -57,7 +57,8 @@ def warn_lint_findings(findings: list[LintFinding], shown: int = 5) -> None:
 def load_market(config: ArenaConfig) -> Market:
     calendar = MarketCalendar()
     hourly = config.path(config.data.hourly_prices) if config.data.hourly_prices else None
-    data = load_market_data(config.path(config.data.daily_prices), hourly, tuple(config.universe), calendar)
+    data = load_market_data(config.path(config.data.daily_prices), hourly, tuple(config.universe), calendar,
+                            members=config.membership)
     return Market(data, calendar, build_news(config))
 
 

@@ -44,7 +44,7 @@ def secret_env_names(config: ArenaConfig) -> list[str]:
 def build_backend(config: ArenaConfig, model: ModelSettings, market: Market) -> ModelBackend:
     if model.kind == "baseline":
         assert model.strategy is not None
-        return build_baseline(model.strategy, model.signature, tuple(config.universe),
+        return build_baseline(model.strategy, model.signature, config.membership,
                               config.limits_for(model).fractional, model.params, market.calendar)
     if model.kind == "scripted":
         return ScriptedModel(model.signature, model.params.get("plan"), float(model.params.get("latency", 0.0)),

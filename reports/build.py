@@ -461,6 +461,8 @@ def build_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: da
         notes.add(f"the window is {len(window)} trading days: annualized return, volatility, Sharpe, Sortino and "
                   "Calmar extrapolate it to a year, so read them as rough indications", key="short-window")
     base_day = base_day_before(window[0], trading_days, calendar)
+    notes.add(f"models and benchmarks are measured from the close of {base_day}, the session before the window's "
+              f"first ({window[0]}): every curve starts there at its value then", key="convention")
     entries = [model_entry(r, model_curve(r, trading_days, marker, calendar), window, base_day, marker, conventions)
                for r in usable]
     for entry in entries:
@@ -468,7 +470,8 @@ def build_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: da
 
     initial = config.run.initial_cash
     for bench in (qqq_buy_and_hold(base_day, window, initial, marker, notes),
-                  equal_weight_universe(list(config.universe), base_day, window, initial, marker, notes)):
+                  equal_weight_universe(list(config.membership.on(window[0])), base_day, window, initial, marker,
+                                        notes)):
         if bench is not None:
             entries.append(Entry(label=bench.title, signature=bench.signature, source="benchmark", baseline=False,
                                  benchmark=True, curve=bench.curve, perf=performance(bench.curve.equity, conventions),

@@ -84,6 +84,14 @@ class Marker:
         self.notes.add(f"{symbol} (held by {who}) has no price at all; valued at 0", key=f"zero:{symbol}")
         return 0.0
 
+    def close_on_or_before(self, symbol: str, day: date) -> float | None:
+        """The last close at or before `day`, without a note (None when the symbol has none by then)."""
+        bars = self.data.daily.get(symbol)
+        if bars is None:
+            return None
+        i = bisect.bisect_right(bars.days, day) - 1
+        return bars.bars[i].close if i >= 0 else None
+
     def open(self, symbol: str, day: date) -> float | None:
         bars = self.data.daily.get(symbol)
         if bars is None:

@@ -14,6 +14,7 @@ from datetime import date
 from decimal import ROUND_DOWN, Decimal
 
 from agent_tools.market_calendar import MarketCalendar
+from agent_tools.universe import Universe
 from arena.models.base import FINISH_SIGNAL, ModelTurn, ToolCall
 from arena.models.random_trader import PROCEEDS_BUFFER, RandomPolicy, quantity
 
@@ -39,10 +40,12 @@ class Baseline:
     is_baseline = True
     strategy = "baseline"
 
-    def __init__(self, label: str, universe: tuple[str, ...], fractional: bool = False,
+    def __init__(self, label: str, universe: tuple[str, ...] | Universe, fractional: bool = False,
                  calendar: MarketCalendar | None = None, min_trade_value: float = 1.0):
         self.label = label
-        self.universe = universe
+        self.membership = universe if isinstance(universe, Universe) else Universe.of(tuple(universe))
+        self.universe = self.membership.symbols
+        self.today: date | None = None
         self.fractional = fractional
         self.calendar = calendar or MarketCalendar()
         self.min_trade_value = Decimal(str(min_trade_value))
@@ -58,7 +61,11 @@ class Baseline:
         raise NotImplementedError
 
     def symbols_to_price(self) -> list[str]:
-        return list(self.universe)
+        return list(self.tradable())
+
+    def tradable(self) -> tuple[str, ...]:
+        """The universe's members on the session's day (every symbol before the first turn)."""
+        return self.membership.on(self.today) if self.today else self.universe
 
     # -- the turn machine --------------------------------------------------------------------------------------
     async def complete(self, messages: list[dict], tools: list[dict]) -> ModelTurn:
@@ -71,7 +78,7 @@ class Baseline:
         if step == 1:
             if "start_of_session" not in portfolio:
                 return ModelTurn(f"{self.strategy}: portfolio unavailable, not trading. {FINISH_SIGNAL}")
-            today = date.fromisoformat(portfolio["time"][:10])
+            today = self.today = date.fromisoformat(portfolio["time"][:10])
             if not self.rebalance_today(today, bool(portfolio["start_of_session"]["holdings"])):
                 return ModelTurn(f"{self.strategy}: not a rebalance day. {FINISH_SIGNAL}")
             symbols = self.symbols_to_price()
@@ -151,7 +158,11 @@ class EqualWeight(Baseline):
         if rebalance not in ("daily", "weekly", "monthly", "never"):
             raise ValueError(f"equal_weight: rebalance must be daily, weekly, monthly or never, got {rebalance!r}")
         self.rebalance = rebalance
-        self.members = tuple(s for s in self.universe if s not in set(exclude))
+        self.exclude = set(exclude)
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return tuple(s for s in self.tradable() if s not in self.exclude)
 
     def symbols_to_price(self) -> list[str]:
         return list(self.members)
@@ -177,7 +188,11 @@ class Momentum(Baseline):
         self.lookback_days = lookback_days
         self.top_n = top_n
         self.rebalance = rebalance
-        self.members = tuple(s for s in self.universe if s not in set(exclude))
+        self.exclude = set(exclude)
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return tuple(s for s in self.tradable() if s not in self.exclude)
 
     def rebalance_today(self, today: date, holds_anything: bool) -> bool:
         return not holds_anything or _new_period(self.calendar, today, self.rebalance)
@@ -253,7 +268,7 @@ def _new_period(calendar: MarketCalendar, today: date, schedule: str) -> bool:
     return (previous.day.year, previous.day.month) != (today.year, today.month)
 
 
-def build_baseline(strategy: str, label: str, universe: tuple[str, ...], fractional: bool, params: dict,
+def build_baseline(strategy: str, label: str, universe: tuple[str, ...] | Universe, fractional: bool, params: dict,
                    calendar: MarketCalendar | None = None) -> Baseline:
     classes = {"buy_and_hold": BuyAndHold, "equal_weight": EqualWeight, "momentum": Momentum, "random": RandomTrader}
     try:
