@@ -435,12 +435,14 @@ def build_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: da
     calendar = MarketCalendar()
     prices = config.path(config.data.daily_prices)
     archives = archives_in(sorted({r.run_dir for r in model_runs}, key=str))
-    data = load_market_data(prices, None, tuple(config.universe), calendar, extra_daily=archives)
+    hourly = config.path(config.data.hourly_prices) if config.data.hourly_prices else None
+    data = load_market_data(prices, hourly, tuple(config.universe), calendar, extra_daily=archives,
+                            members=config.membership)
     for archive in archives:
         notes.add(f"days after the bundled prices are valued with the live price archive {archive}",
                   key=f"archive:{archive}")
     trading_days = data.trading_days()
-    marker = Marker(data, notes)
+    marker = Marker(data, notes, config.run.decision_time)
 
     usable = []
     for run in model_runs:

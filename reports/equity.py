@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
+from typing import Any
 
 import pandas as pd
 
 from agent_tools.ledger import CASH, TRADE_ACTIONS
-from agent_tools.market_calendar import MarketCalendar, parse_day
+from agent_tools.market_calendar import MarketCalendar, at_market_time, parse_day
 from agent_tools.market_data import MarketData
 from reports.notes import Notes
 from reports.runs import ModelRun
@@ -61,9 +62,12 @@ def record_day(record: dict) -> date:
 class Marker:
     """Prices holdings at a day's close; missing bars are carried forward and said once per symbol."""
 
-    def __init__(self, data: MarketData, notes: Notes):
+    def __init__(self, data: MarketData, notes: Notes, decision_time: time = time(10, 0)):
         self.data = data
         self.notes = notes
+        self.decision_time = decision_time
+        self._calendar = MarketCalendar()
+        self._views: dict[date, Any] = {}
 
     def close(self, symbol: str, day: date, fallback: float | None = None, who: str = "") -> float:
         bars = self.data.daily.get(symbol)
@@ -91,6 +95,21 @@ class Marker:
             return None
         i = bisect.bisect_right(bars.days, day) - 1
         return bars.bars[i].close if i >= 0 else None
+
+    def session_price(self, symbol: str, day: date) -> float | None:
+        """The price a session at the decision time trades at that day (the replay's own rule: the open of the
+        intraday bar starting then, or the day's open with daily bars only), or None when it has none."""
+        from agent_tools.point_in_time import MarketView, ViewError
+
+        if not self.data.hourly:
+            return self.open(symbol, day)
+        view = self._views.get(day)
+        if view is None:
+            view = self._views[day] = MarketView(self.data, at_market_time(day, self.decision_time), self._calendar)
+        try:
+            return view.quote(symbol).price
+        except ViewError:
+            return None
 
     def open(self, symbol: str, day: date) -> float | None:
         bars = self.data.daily.get(symbol)

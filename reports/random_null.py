@@ -3,7 +3,7 @@
 Each model is placed among `report.random_traders` random traders (the `random` baseline's policy,
 `arena/models/random_trader.py`) with the model's own turnover and average exposure, the same initial equity, the
 same days and the same costs (the config's slippage and commission; none for fee-less AI-Trader ledgers). They are
-simulated in-process: they buy at the day's open, as a 10:00 session does, and are marked at the close. The
+simulated in-process: they buy at the price a 10:00 session trades at, and are marked at the close. The
 percentile is the share of random traders the model beat (ties count half).
 """
 
@@ -49,7 +49,7 @@ class PriceGrid:
     def __init__(self, universe: list[str], days: list[date], marker: Marker):
         self.universe = list(universe)
         self.days = days
-        self.opens = [{s: marker.open(s, d) for s in self.universe} for d in days]
+        self.opens = [{s: marker.session_price(s, d) for s in self.universe} for d in days]  # the price a session trades at
         self.closes = [{s: _quiet_close(marker, s, d) for s in self.universe} for d in days]
         self.tradable = [[s for s in self.universe if opens.get(s)] for opens in self.opens]
 
