@@ -26,6 +26,7 @@ from pathlib import Path
 from agent_tools.market_data import MarketData, SymbolBars
 from agent_tools.news import NewsItem, NewsSource
 from agent_tools.point_in_time import ViewError
+from agent_tools.universe import Universe
 from arena.config import PROJECT_DIR, ArenaConfig, ConfigError
 from arena.desk_factory import Market
 
@@ -126,7 +127,9 @@ def blind_market_data(data: MarketData, blind: BlindMap) -> MarketData:
              if s in blind.aliases}
     hourly = {blind.aliases[s]: _rebased(b, blind.aliases[s], blind.scale[s]) for s, b in data.hourly.items()
               if s in blind.aliases}
-    return MarketData(blind.universe, daily, hourly, data.daily_path, data.hourly_path)
+    members = Universe(tuple(replace(m, symbol=blind.aliases[m.symbol]) for m in data.members.members
+                             if m.symbol in blind.aliases)) if data.members else None
+    return MarketData(blind.universe, daily, hourly, data.daily_path, data.hourly_path, members)
 
 
 def _names() -> dict[str, list[str]]:
@@ -160,10 +163,9 @@ class BlindNews:
         real_ticker = self.blind.real(ticker) if ticker else None
         terms = [self.blind.reals.get(t.upper(), t) for t in re.split(r"\s+", query or "") if t]
         items = self.source.search(instant, " ".join(terms), real_ticker, limit)
-        return [NewsItem(published_at=i.published_at, title=self.strip(i.title), summary=self.strip(i.summary),
-                         url="", source=i.source,
-                         tickers=tuple(self.blind.aliases[t] for t in i.tickers if t in self.blind.aliases),
-                         sentiment=i.sentiment) for i in items]
+        return [replace(i, title=self.strip(i.title), summary=self.strip(i.summary), url="",
+                        tickers=tuple(self.blind.aliases[t] for t in i.tickers if t in self.blind.aliases))
+                for i in items]
 
 
 def blind_config(config: ArenaConfig, blind: BlindMap) -> ArenaConfig:
@@ -178,7 +180,10 @@ def blind_config(config: ArenaConfig, blind: BlindMap) -> ArenaConfig:
                 params["exclude"] = [blind.aliases[s] for s in params.get("exclude", ["QQQ"]) if s in blind.aliases]
             model = model.model_copy(update={"params": params})
         models.append(model)
-    return config.model_copy(update={"universe": list(blind.universe), "models": models})
+    blinded = config.model_copy(update={"universe": list(blind.universe), "models": models})
+    blinded._membership = {blind.aliases[s]: entry.model_copy(update={"symbol": blind.aliases[s]})  # dates follow
+                           for s, entry in config._membership.items() if s in blind.aliases}
+    return blinded
 
 
 def to_named_record(record: dict, blind: BlindMap) -> dict:
