@@ -2,7 +2,7 @@
 information ratio against QQQ, the worst drawdown periods, rolling Sharpe, and holdings over time.
 
 - beta = cov(r, q) / var(q) of daily returns r (model) and q (QQQ buy-and-hold), sample (ddof=1);
-- alpha = (mean(r - rf) - beta * mean(q - rf)) * periods_per_year (annualized, arithmetic, as pyfolio);
+- alpha = (1 + mean((r - rf) - beta * (q - rf))) ** periods_per_year - 1 (annualized, as pyfolio/empyrical);
 - information ratio = mean(r - q) / std(r - q, ddof=1) * sqrt(periods_per_year);
 - a drawdown period runs from a peak of closing equity to the next new high (or the window's end, "not recovered");
 - rolling Sharpe over `rolling_window(n)` sessions, annualized like Sharpe.
@@ -27,21 +27,20 @@ class Relative:
     alpha: float | None
     beta: float | None
     information_ratio: float | None
-    tracking_error: float | None
 
 
 def relative_to(returns: np.ndarray, benchmark: np.ndarray, per_period_rf: float, periods_per_year: int) -> Relative:
     r, q = np.asarray(returns, dtype=float), np.asarray(benchmark, dtype=float)
     if len(r) < 3 or len(r) != len(q):
-        return Relative(None, None, None, None)
+        return Relative(None, None, None)
     var_q = float(np.var(q, ddof=1))
     beta = float(np.cov(r, q, ddof=1)[0, 1] / var_q) if var_q > 1e-18 else None
-    alpha = ((float(np.mean(r - per_period_rf)) - beta * float(np.mean(q - per_period_rf))) * periods_per_year
-             if beta is not None else None)
+    daily_alpha = float(np.mean((r - per_period_rf) - beta * (q - per_period_rf))) if beta is not None else None
+    alpha = (1 + daily_alpha) ** periods_per_year - 1 if daily_alpha is not None else None
     active = r - q
     te = float(np.std(active, ddof=1))
     ir = float(np.mean(active)) / te * math.sqrt(periods_per_year) if te > 1e-12 else None
-    return Relative(alpha, beta, ir, te * math.sqrt(periods_per_year) if te > 1e-12 else None)
+    return Relative(alpha, beta, ir)
 
 
 @dataclass(frozen=True)

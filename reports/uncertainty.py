@@ -39,9 +39,6 @@ class Interval:
     def as_list(self, digits: int = 8) -> list[float]:
         return [round(self.low, digits), round(self.high, digits)]
 
-    def contains(self, value: float) -> bool:
-        return self.low <= value <= self.high
-
 
 @dataclass
 class EntryStats:
@@ -91,17 +88,6 @@ def block_length(returns: np.ndarray) -> int:
     if not math.isfinite(estimate):
         return 1
     return int(min(max(1, round(estimate)), max(1, n // 3)))
-
-
-def cumulative(returns: np.ndarray) -> np.ndarray:
-    """Cumulative return of each column (or of a 1-D series) of daily returns."""
-    return np.prod(1.0 + returns, axis=0) - 1.0
-
-
-def sharpe(returns: np.ndarray, per_period_rf: float, periods_per_year: int) -> float:
-    excess = returns - per_period_rf
-    sd = float(np.std(excess, ddof=1)) if len(excess) > 1 else 0.0
-    return float(np.mean(excess)) / sd * math.sqrt(periods_per_year) if sd > 1e-12 else float("nan")
 
 
 def _interval(samples: np.ndarray) -> Interval | None:

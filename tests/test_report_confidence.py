@@ -191,3 +191,25 @@ def test_report_command_takes_post_cutoff_and_wide() -> None:
     assert done.exit_code == 2 and "error: --post-cutoff needs a training cutoff" in done.output
     wide = runner.invoke(cli, ["report", "--out", str(real_run()), "--wide"])
     assert wide.exit_code == 0 and "Sharpe 95% CI" in wide.output
+
+
+def test_cost_card_appears_only_when_a_run_paid_for_tokens(report) -> None:
+    from reports.html import cards
+
+    assert "LLM cost" not in cards(report)
+    paying = next(e for e in report.models if e.has_sessions)
+    saved = [dict(s) for s in paying.sessions]
+    try:
+        for session in paying.sessions:
+            session["cost"] = 0.25
+        assert "LLM cost" in cards(report) and f"${0.25 * len(saved):,.2f}" in cards(report)
+    finally:
+        paying.sessions[:] = saved
+
+
+def test_a_short_window_never_headlines_an_annualized_figure(report) -> None:
+    from reports.html import cards, leaderboard
+
+    assert report.short and "Sharpe" not in cards(report) and "Ann" not in cards(report)
+    first_row = leaderboard(report).split("</tr>")[1]
+    assert 'class="n annual"' in first_row and "<small>95% " in first_row

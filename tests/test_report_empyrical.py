@@ -45,3 +45,13 @@ def test_every_entry_matches_empyrical(report) -> None:
             ep.sortino_ratio(returns, required_return=rf, annualization=PERIODS), rel=1e-9), label
         assert perf.drawdown.depth == pytest.approx(ep.max_drawdown(returns), rel=1e-9), label
         assert perf.calmar == pytest.approx(ep.calmar_ratio(returns, annualization=PERIODS), rel=1e-9), label
+
+
+def test_alpha_and_beta_against_qqq_match_empyrical(report) -> None:
+    rf = RISK_FREE / PERIODS
+    qqq = daily_returns(report.qqq.curve.equity)
+    for entry in report.models:
+        returns = daily_returns(entry.curve.equity)
+        alpha, beta = ep.alpha_beta(returns, qqq, risk_free=rf, annualization=PERIODS)
+        assert entry.relative.beta == pytest.approx(beta, rel=1e-9), entry.label
+        assert entry.relative.alpha == pytest.approx(alpha, rel=1e-9), entry.label
