@@ -158,20 +158,27 @@ def compare(labels: Sequence[str], returns: np.ndarray, qqq: np.ndarray | None, 
     result.beats = (totals[:, :, None] > totals[:, None, :]).mean(axis=0)
 
     losses = pd.DataFrame(-returns, columns=labels)
-    varying = [c for c in labels if float(losses[c].std()) > 1e-15]
-    if len(varying) >= 2:
-        mcs = MCS(losses[varying], MCS_SIZE, reps=reps, block_size=block, seed=seed_for(seed, "mcs", *labels))
-        mcs.compute()
-        result.confidence_set = [c for c in labels if c in set(mcs.included) or c not in varying]
-        result.excluded = [c for c in labels if c in set(mcs.excluded)]
-        result.mcs_pvalues = {str(k): float(v) for k, v in mcs.pvalues["Pvalue"].items()}
-    else:
-        result.confidence_set = list(labels)
-    if qqq is not None and len(qqq) == returns.shape[0]:
-        spa = SPA(-np.asarray(qqq, dtype=float), -returns, block_size=block, reps=reps,
-                  seed=seed_for(seed, "spa", *labels))
-        spa.compute()
-        result.spa_pvalue = float(spa.pvalues["consistent"])
+    # Models with identical daily returns cannot be told apart: the set is computed on one of each, then shared.
+    twin_of: dict[str, str] = {}
+    for i, label in enumerate(labels):
+        twin_of[label] = next((labels[j] for j in range(i) if np.array_equal(returns[:, j], returns[:, i])), label)
+    distinct = [c for c in labels if twin_of[c] == c]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if len(distinct) >= 2:
+            mcs = MCS(losses[distinct], MCS_SIZE, reps=reps, block_size=block, seed=seed_for(seed, "mcs", *labels))
+            mcs.compute()
+            included = set(mcs.included)
+            result.confidence_set = [c for c in labels if twin_of[c] in included]
+            result.excluded = [c for c in labels if twin_of[c] not in included]
+            result.mcs_pvalues = {c: float(mcs.pvalues["Pvalue"].get(twin_of[c], float("nan"))) for c in labels}
+        else:
+            result.confidence_set = list(labels)
+        if qqq is not None and len(qqq) == returns.shape[0]:
+            spa = SPA(-np.asarray(qqq, dtype=float), -returns[:, [labels.index(c) for c in distinct]],
+                      block_size=block, reps=reps, seed=seed_for(seed, "spa", *labels))
+            spa.compute()
+            value = float(spa.pvalues["consistent"])
+            result.spa_pvalue = value if math.isfinite(value) else None
     return result
 
 

@@ -213,3 +213,11 @@ def test_a_short_window_never_headlines_an_annualized_figure(report) -> None:
     assert report.short and "Sharpe" not in cards(report) and "Ann" not in cards(report)
     first_row = leaderboard(report).split("</tr>")[1]
     assert 'class="n annual"' in first_row and "<small>95% " in first_row
+
+
+def test_identical_runs_are_one_model_to_the_confidence_set(recwarn) -> None:
+    rng = np.random.default_rng(5)
+    same = rng.normal(0.001, 0.01, (25, 1))
+    result = compare(["a", "a-again", "worse"], np.hstack([same, same, same - 0.02]), same[:, 0], reps=200, seed=1)
+    assert result.confidence_set == ["a", "a-again"] and result.excluded == ["worse"]
+    assert result.spa_pvalue is not None and not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
