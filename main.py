@@ -157,7 +157,7 @@ def serve_tools(signature: str, at: str | None, config_path: str | None, out: st
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "html"]), default="table", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False), help="Write to this file instead of standard output.")
 @click.option("--post-cutoff", is_flag=True, help="Rank only on days after every model's knowledge_cutoff.")
-@click.option("--wide", is_flag=True, help="Table: every column (needs about 240 columns).")
+@click.option("--wide", is_flag=True, help="Table: every column, as wide as it takes (about 300 columns).")
 @friendly_errors
 def report(config_path: str | None, out: str | None, runs: tuple[str, ...], start: str | None, end: str | None,
            fmt: str, output: str | None, post_cutoff: bool, wide: bool) -> None:

@@ -11,7 +11,7 @@ from rich.console import Console
 from arena.config import ArenaConfig
 from reports import ReportError
 from reports.build import Report, build_report
-from reports.text import COMPACT_WIDTH, render_csv, render_json, render_table, table_text
+from reports.text import COMPACT_WIDTH, WIDE_WIDTH, render_csv, render_json, render_table, table_text
 
 FORMATS = ("table", "csv", "json", "html")
 
@@ -57,7 +57,7 @@ def run_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: date
               f"{report.start}..{report.end})")
         return
     if fmt == "table":
-        width = None if sys.stdout.isatty() else (240 if wide else COMPACT_WIDTH)
+        width = WIDE_WIDTH if wide else (None if sys.stdout.isatty() else COMPACT_WIDTH)
         render_table(report, Console(width=width, highlight=False), wide)
         return
     sys.stdout.write(render(report, fmt))

@@ -84,6 +84,7 @@ def convention_lines(report: Report) -> list[str]:
 
 
 COMPACT_WIDTH = 100
+WIDE_WIDTH = 320  # --wide: every column at full width (use `less -S` in a narrow terminal)
 NAME_WIDTH = 22
 KIND_SHORT = {"benchmark": "bench", "AI-Trader": "AI-T", "baseline": "base", "model": "model"}
 
@@ -229,7 +230,8 @@ def wide_tables(report: Report) -> list[Table]:
         if entry.benchmark:
             continue
         tokens = (f"{row['prompt_tokens']:,}/{row['completion_tokens']:,}" if row["prompt_tokens"] is not None else DASH)
-        activity.add_row(Text(entry.label), count(row["trades"]), num(row["turnover"]), money(row["fees"]), win_text(entry),
+        fees = money(row["fees"]) if entry.fees_recorded else "not recorded"
+        activity.add_row(Text(entry.label), count(row["trades"]), num(row["turnover"]), fees, win_text(entry),
                          pct(entry.exposure, signed=False), sessions_text(entry, row), tokens,
                          money(row["cost"], 4), money(row["cost_per_day"], 4), style=style)
     return [perf, activity]
@@ -278,7 +280,7 @@ def render_table(report: Report, console: Console, wide: bool = False) -> None:
 def table_text(report: Report, width: int = COMPACT_WIDTH, wide: bool = False) -> str:
     """The table as plain text (no colour), for --output FILE."""
     buffer = io.StringIO()
-    render_table(report, Console(file=buffer, width=240 if wide else width, no_color=True, highlight=False,
+    render_table(report, Console(file=buffer, width=WIDE_WIDTH if wide else width, no_color=True, highlight=False,
                                  emoji=False), wide)
     return buffer.getvalue()
 

@@ -171,7 +171,8 @@ def test_wide_table_shows_every_column(report) -> None:
     text = table_text(report, wide=True)
     for column in ("Sharpe 95% CI", "Sortino", "Calmar", "alpha", "beta", "IR", "tokens in/out", "win rate"):
         assert column in text
-    assert "baseline-buy-and-hold-qqq" in text
+    assert "baseline-buy-and-hold-qqq " in text and "-q…" not in text
+    assert "not recorded" in text  # AI-Trader's fees
 
 
 def test_csv_writes_intervals_as_json_pairs(report) -> None:
