@@ -101,7 +101,7 @@ def run(config_path: str | None, start: str | None, end: str | None, models: str
     from arena.config import check_api_keys
     from arena.desk_factory import load_market
     from arena.progress import run_with_progress
-    from arena.run_loop import move_aside, trading_days
+    from arena.run_loop import fresh_start, trading_days
 
     config = load_config(config_path)
     first = parse_day(start) if start else config.run.start
@@ -121,10 +121,11 @@ def run(config_path: str | None, start: str | None, end: str | None, models: str
         config, market, out_dir = blind_run(config, market, out_dir, first)
         chosen = config.enabled_models(parse_models(models))  # baselines' symbols are aliases now
     if fresh:
-        moved = move_aside(out_dir)
+        moved = fresh_start(out_dir, chosen)  # under the run locks: never from under a running replay
         if moved:
             click.echo(f"old output moved to {moved}")
-    code = run_with_progress(config, market, chosen, out_dir, first, last, parallel or config.run.parallel)
+    code = run_with_progress(config, market, chosen, out_dir, first, last, parallel or config.run.parallel,
+                             config_path)
     sys.exit(code)
 
 

@@ -20,6 +20,8 @@ from typing import Any
 
 from filelock import FileLock
 
+from agent_tools.clean_text import clean_data, may_need_cleaning
+
 CASH = "CASH"
 TRADE_ACTIONS = ("buy", "sell")
 # Live sessions: the broker is the truth. A `reconcile` record sets positions to the broker's and keeps the
@@ -156,6 +158,8 @@ class PositionLedger:
                 raise LedgerCorrupted(f"{where}: not valid JSON; fix or remove that line") from None
             if not isinstance(record, dict):
                 raise LedgerCorrupted(f"{where}: not a JSON object")
+            if may_need_cleaning(raw):  # a reason holding half an emoji, written before text was cleaned
+                record = clean_data(record)
             parsed.append((record, where))
             line_no += 1
         # Check every new line on a scratch state first, so a bad line merges nothing (not even the lines before it).

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from agent_tools.clean_text import clean_text
 from agent_tools.market_calendar import MARKET_TZ, require_aware
 
 MAX_RESULTS = 20
@@ -104,6 +105,14 @@ class NewsItem:
     @property
     def updated_at(self) -> datetime | None:
         return self.updated.moment if self.updated else None
+
+    def __post_init__(self) -> None:
+        """Every source's text is cleaned here, where it enters (a lone surrogate would break every writer)."""
+        for name in ("title", "summary", "url", "source", "sentiment"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, clean_text(value))
+        object.__setattr__(self, "tickers", tuple(clean_text(str(t)) for t in self.tickers))
 
     def compact(self) -> dict:
         summary = self.summary if len(self.summary) <= SUMMARY_CHARS else self.summary[: SUMMARY_CHARS - 1] + "…"

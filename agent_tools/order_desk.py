@@ -3,6 +3,7 @@ it, and write the ledger only from the broker's confirmed fill, all under the le
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -10,6 +11,7 @@ from decimal import Decimal
 from agent_tools.audit import AuditTrail
 from agent_tools.brokers.base import Broker, BrokerError
 from agent_tools.chronology import chronology_violation
+from agent_tools.clean_text import one_line
 from agent_tools.context import SessionContext
 from agent_tools.errors import ToolInputError, TradeRejected
 from agent_tools.fills import FeeModel, FillModel, cents
@@ -34,6 +36,7 @@ class OrderDesk:
     now: Callable[[], str]
     trades_this_session: int = 0
     peak_equity: Decimal = Decimal("0")
+    redact: Callable[[str], str] = str  # removes API keys from what the model wrote (the reason) before it is kept
 
     def _price_order(self, order: OrderContext) -> None:
         quote = self.quote(order.symbol)
@@ -51,7 +54,10 @@ class OrderDesk:
         """Check, fill and record one order; raise TradeRejected with the rule's message when it cannot go through."""
         if side not in TRADE_ACTIONS:
             raise ToolInputError(f"side must be buy or sell, got {side!r}")
-        client_order_id = f"{self.ctx.session_id}#{call_id or self.trades_this_session + len(self.audit.events)}"
+        # The session gives every tool call a session-unique id; a client that sends none (an MCP client of
+        # `serve-tools`) gets a random one, so two different orders never share a broker order id.
+        client_order_id = f"{self.ctx.session_id}#{call_id or uuid.uuid4().hex[:16]}"
+        reason = self.redact(reason)[:500] if reason else None
         outcome: dict = {}
 
         def build(state: LedgerState) -> dict | None:
@@ -71,7 +77,7 @@ class OrderDesk:
             try:
                 fill = self.broker.execute(order, client_order_id)
             except BrokerError as exc:
-                outcome["broker_error"] = str(exc)
+                outcome["broker_error"] = one_line(str(exc))
                 return None
             outcome["fill"] = fill
             outcome["order"] = order
@@ -91,12 +97,14 @@ class OrderDesk:
                 "time": self.now(),
                 "session_id": self.ctx.session_id,
                 **({"order_id": fill.order_id} if fill.order_id and fill.order_id != client_order_id else {}),
-                **({"reason": reason[:500]} if reason else {}),
+                **({"reason": reason} if reason else {}),
             }
 
         record = self.ledger.append(build)
-        base = {"side": side, "symbol": symbol, "amount": amount if isinstance(amount, int | float | str) else repr(amount)}
+        base = {"side": side, "symbol": symbol, "amount": amount if isinstance(amount, int | float | str) else repr(amount),
+                "client_order_id": client_order_id}
         if "chronology" in outcome:
+            self.audit.record({"type": "rejection", **base, "rule": "chronology", "message": outcome["chronology"]})
             raise ToolInputError(outcome["chronology"])
         if "rejection" in outcome:
             rejection = outcome["rejection"]

@@ -15,14 +15,25 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from pydantic import BeforeValidator, Field, ValidationError
 
+from agent_tools.clean_text import clean_data
 from agent_tools.errors import ToolInputError
 from agent_tools.point_in_time import MAX_HISTORY_DAYS
 from agent_tools.research import MAX_PRICE_SYMBOLS
 from agent_tools.trading_desk import TradingDesk
 
+TRADE_TOOLS = ("buy", "sell")
+
 
 class ToolServer(MCPServer):
-    """MCPServer whose argument-validation errors are one clear line: tool, field, problem, value received."""
+    """MCPServer whose argument-validation errors are one clear line: tool, field, problem, value received.
+
+    A buy or sell refused for its arguments (a schema error) is a refused trade call like any other: it goes into
+    the desk's audit trail.
+    """
+
+    def __init__(self, *args: Any, desk: TradingDesk | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.desk = desk
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None) -> Any:
         try:
@@ -35,17 +46,31 @@ class ToolServer(MCPServer):
                     field = ".".join(str(p) for p in err["loc"]) or "arguments"
                     got = "" if err["type"] == "missing" else f" (got {err.get('input')!r})"
                     problems.append(f"{field}: {err['msg']}{got}")
-                raise ToolError(f"{name}: invalid arguments: {'; '.join(problems)}") from cause
+                message = f"{name}: invalid arguments: {'; '.join(problems)}"
+                if name in TRADE_TOOLS and self.desk is not None:
+                    self._audit_invalid(name, arguments, message)
+                raise ToolError(message) from cause
             raise
+
+    def _audit_invalid(self, name: str, arguments: dict[str, Any], message: str) -> None:
+        args = clean_data(arguments) if isinstance(arguments, dict) else {}
+        amount = args.get("amount")
+        assert self.desk is not None
+        self.desk.trail.record({"type": "rejection", "side": name, "symbol": args.get("symbol"),
+                                "amount": amount if isinstance(amount, int | float | str) or amount is None else repr(amount),
+                                "rule": "invalid_arguments", "message": message})
 
 
 def _business_errors(fn: Callable[..., dict]) -> Callable[..., dict]:
-    """Desk refusals become ToolError, so the client sees the message (other exceptions would be hidden)."""
+    """Desk refusals become ToolError, so the client sees the message (other exceptions would be hidden).
+
+    Arguments are cleaned here, where any MCP client's text enters (a lone surrogate in a reason, say).
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> dict:
         try:
-            return fn(*args, **kwargs)
+            return fn(*clean_data(args), **{k: clean_data(v) for k, v in kwargs.items()})
         except ToolInputError as exc:
             raise ToolError(str(exc)) from None
 
@@ -152,6 +177,7 @@ def build_tool_server(desk: TradingDesk) -> ToolServer:
         ),
         log_level="WARNING",
         tools=tools,
+        desk=desk,
     )
 
 

@@ -8,6 +8,7 @@ fills, broker, ledger writes), `chronology` (a session never writes before the l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -43,6 +44,7 @@ class TradingDesk:
     fee_model: FeeModel
     market_open: bool
     audit_path: Path | None = None
+    redact: Callable[[str], str] = str  # API keys out of what the model writes into the ledger (trade reasons)
     research: Research = field(init=False)
     portfolio: PortfolioView = field(init=False)
     orders: OrderDesk = field(init=False)
@@ -60,7 +62,7 @@ class TradingDesk:
             quote=self.research.quote, audit=self.trail, now=self._now,
             trades_this_session=sum(1 for r in session_records(self.ledger, self.ctx.session_id)
                                     if r["this_action"].get("action") in TRADE_ACTIONS),
-            peak_equity=peak_equity(self.ledger, self.view, self.ctx),
+            peak_equity=peak_equity(self.ledger, self.view, self.ctx), redact=self.redact,
         )
 
     def _ensure_initialized(self) -> None:

@@ -47,6 +47,8 @@ class RunSettings(Strict):
     decision_time: time = Field(time(10, 0), description="New York wall-clock time of each session")
     parallel: int = Field(6, ge=1, le=64, description="models run at once")
     on_session_failure: Literal["continue", "stop"] = "continue"
+    max_consecutive_failures: int = Field(3, ge=0, description="a model's stream stops after this many failed "
+                                          "sessions in a row (0: never)")
 
     @model_validator(mode="after")
     def _order(self) -> RunSettings:
@@ -305,6 +307,14 @@ def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None
         return ArenaConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_first_error(exc)}") from None
+
+
+def secret_env_names(config: ArenaConfig) -> list[str]:
+    """Every environment variable the config names as holding a secret (their values are redacted everywhere)."""
+    names = [m.api_key_env for m in config.models if m.api_key_env]
+    names += [config.live.api_key_env, config.live.secret_key_env, config.news.api_key_env]
+    names += [str(v) for m in config.models for k, v in m.live.items() if k in ("api_key_env", "secret_key_env") and v]
+    return names
 
 
 def check_api_keys(config: ArenaConfig, models: list[ModelSettings]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -21,7 +22,8 @@ from agent_tools.news_lint import LintFinding, lint_items
 from agent_tools.point_in_time import MarketView, PriceView
 from agent_tools.risk import default_rules
 from agent_tools.trading_desk import TradingDesk
-from arena.config import ArenaConfig, ModelSettings
+from arena.config import ArenaConfig, ModelSettings, secret_env_names
+from arena.session_log import Redactor
 
 
 @dataclass
@@ -77,8 +79,11 @@ def session_context(config: ArenaConfig, model: ModelSettings, instant: datetime
 
 def build_desk(config: ArenaConfig, ctx: SessionContext, market: Market, view: PriceView | None = None,
                broker: Broker | None = None, news: NewsSource | None = None,
-               ledger: PositionLedger | None = None) -> TradingDesk:
-    """One session's desk: the view, ledger, broker, rules and pricing models bound to an immutable context."""
+               ledger: PositionLedger | None = None, redact: Callable[[str], str] | None = None) -> TradingDesk:
+    """One session's desk: the view, ledger, broker, rules and pricing models bound to an immutable context.
+
+    `redact` removes secrets from what the model writes into the ledger; by default every configured key variable.
+    """
     view = view or MarketView(market.data, ctx.instant, market.calendar)
     ledger = ledger or PositionLedger.for_signature(ctx.out_dir, ctx.signature, tuple(config.universe))
     execution = config.execution
@@ -93,4 +98,5 @@ def build_desk(config: ArenaConfig, ctx: SessionContext, market: Market, view: P
         fee_model=build_fee_model(execution.fee_model, execution.per_share, execution.fee_minimum, execution.fee_bps),
         market_open=market.calendar.is_open(ctx.instant),
         audit_path=ctx.log_dir / "audit.jsonl",
+        redact=redact or Redactor.from_env(secret_env_names(config)),
     )

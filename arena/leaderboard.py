@@ -1,4 +1,8 @@
-"""The short leaderboard printed at the end of a run: final value marked at the last close, and return."""
+"""The short leaderboard printed at the end of a run: final value marked at the last close, and return.
+
+One marking everywhere in a replay: holdings at the close of the day (the last close on or before it), the same
+for the progress display after each session and for the leaderboard at the end.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from agent_tools.ledger import LedgerError, read_ledger
+from agent_tools.ledger import LedgerError, LedgerState, read_ledger
 from agent_tools.market_data import MarketData
 
 
@@ -32,21 +36,28 @@ def close_on_or_before(data: MarketData, symbol: str, day: date) -> float | None
     return series.bars[i].close if i >= 0 else None
 
 
-def standings(out_dir: Path, signatures: list[str], data: MarketData, day: date, baselines: set[str]) -> list[Standing]:
+def value_at_close(state: LedgerState, data: MarketData, day: date) -> Decimal:
+    """Cash plus holdings marked at the close of `day` (a symbol without a bar that day: its last close before)."""
+    return state.cash + sum(
+        (q * Decimal(str(close_on_or_before(data, s, day) or 0)) for s, q in state.holdings.items()), Decimal("0")
+    )
+
+
+def standings(out_dir: Path, signatures: list[str], data: MarketData, day: date, baselines: set[str],
+              problems: dict[str, str] | None = None) -> list[Standing]:
+    """Rows best first; a model whose ledger cannot be read is left out and named in `problems` with the reason."""
     rows = []
     for signature in signatures:
         path = out_dir / signature / "position" / "position.jsonl"
         try:
             ledger = read_ledger(path)
-        except LedgerError:
+        except LedgerError as exc:
+            if problems is not None:
+                problems[signature] = str(exc)
             continue
         if not ledger.records:
             continue
         first = ledger.records[0]["positions"]
         initial = float(first.get("CASH", 0))
-        state = ledger.state
-        value = state.cash + sum(
-            (q * Decimal(str(close_on_or_before(data, s, day) or 0)) for s, q in state.holdings.items()), Decimal("0")
-        )
-        rows.append(Standing(signature, float(value), initial, signature in baselines))
+        rows.append(Standing(signature, float(value_at_close(ledger.state, data, day)), initial, signature in baselines))
     return sorted(rows, key=lambda r: r.total_return, reverse=True)

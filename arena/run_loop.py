@@ -2,8 +2,11 @@
 
 A rerun resumes. A session with a line in `sessions.jsonl` is done and skipped; a session cut off by a crash has no
 line and runs again from the ledger as it stands (the model sees what it already holds; the harness repeats no
-trade). A failed session is retried on rerun only while it is the model's latest, so the ledger never goes back in
-time.
+trade). A failed or interrupted session runs again on rerun unless a later session has written the ledger since,
+so the ledger never goes back in time.
+
+One model's trouble stays its own: an error inside a session is that session's recorded failure, and a model whose
+sessions fail `run.max_consecutive_failures` times in a row stops (the others go on) until a rerun resumes it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,24 +24,21 @@ from filelock import FileLock, Timeout
 from mcp import Client
 
 from agent_tools.brokers.base import Broker
-from agent_tools.ledger import PositionLedger
-from agent_tools.market_calendar import at_market_time
+from agent_tools.clean_text import one_line
+from agent_tools.context import SessionContext
+from agent_tools.ledger import LedgerError, PositionLedger
+from agent_tools.market_calendar import at_market_time, parse_day, parse_instant
 from agent_tools.point_in_time import MarketView, PriceView
 from agent_tools.server import build_tool_server
-from arena.config import ArenaConfig, ConfigError, ModelSettings
+from arena.config import ArenaConfig, ConfigError, ModelSettings, secret_env_names
 from arena.desk_factory import Market, build_desk, session_context
+from arena.leaderboard import value_at_close
 from arena.models.base import ModelBackend
 from arena.models.baselines import build_baseline
 from arena.models.openai_chat import OpenAIChatModel
 from arena.models.scripted import ScriptedModel
-from arena.session_log import Redactor, latest_by_session, read_session_records
-from base_agent import Session, SessionResult
-
-
-def secret_env_names(config: ArenaConfig) -> list[str]:
-    names = [m.api_key_env for m in config.models if m.api_key_env]
-    names += [config.live.api_key_env, config.live.secret_key_env, config.news.api_key_env]
-    return names
+from arena.session_log import Redactor, append_session_record, latest_by_session, read_session_records
+from base_agent import RESUMABLE, Session, SessionResult
 
 
 def build_backend(config: ArenaConfig, model: ModelSettings, market: Market) -> ModelBackend:
@@ -80,13 +80,13 @@ async def run_model_session(config: ArenaConfig, model: ModelSettings, backend: 
     """Build the desk and its MCP server for one trigger, connect in-process, run the session."""
     ctx = session_context(config, model, instant, out_dir, mode=mode, dry_run=dry_run)  # type: ignore[arg-type]
     view = view or MarketView(market.data, instant, market.calendar)
-    desk = build_desk(config, ctx, market, view=view, broker=broker, ledger=ledger)
+    desk = build_desk(config, ctx, market, view=view, broker=broker, ledger=ledger, redact=redact)
     server = build_tool_server(desk)
     async with Client(server) as client:
         session = Session(ctx=ctx, backend=backend, client=client, bounds=config.bounds_for(model), view=view,
                           ledger=desk.ledger, price=model.price, redact=redact,
                           execution_note=getattr(broker, "execution_note", None) or execution_note(config),
-                          note=note)
+                          note=note, audit=desk.trail.record)
         result = await session.run()
     return SessionOutcome(result, desk.equity())
 
@@ -105,18 +105,33 @@ def trading_days(config: ArenaConfig, market: Market, start: date, end: date) ->
     return days
 
 
-def pending_days(model_dir: Path, signature: str, days: list[date], instant_for: Callable[[date], datetime]) -> list[date]:
-    """Days still to run: no session line yet, or a failed session that is still the model's latest."""
-    records = read_session_records(model_dir)
-    latest = latest_by_session(records)
-    last_date = max((r.get("date", "") for r in records), default="")
+def pending_days(model_dir: Path, signature: str, days: list[date], instant_for: Callable[[date], datetime],
+                 ledger_last: datetime | None = None) -> list[date]:
+    """Days still to run: no session line yet, or a failed or interrupted session that can run again without
+    writing the ledger back in time (its trigger is not before the ledger's last record, `ledger_last`).
+
+    So after a model stopped on a run of failures, a rerun resumes from the first failed day; a failed day followed
+    by a day that wrote the ledger stays failed.
+    """
+    latest = latest_by_session(read_session_records(model_dir))
     todo = []
     for day in days:
-        session_id = f"{signature}@{instant_for(day).isoformat(timespec='minutes')}"
-        record = latest.get(session_id)
-        if record is None or (record.get("status") == "failed" and record.get("date", "") >= last_date):
+        instant = instant_for(day)
+        record = latest.get(f"{signature}@{instant.isoformat(timespec='minutes')}")
+        if record is None or (record.get("status") in RESUMABLE and (ledger_last is None or instant >= ledger_last)):
             todo.append(day)
     return todo
+
+
+def ledger_last_instant(ledger: PositionLedger) -> datetime | None:
+    """When the ledger's last record was written in market time (its `time`, else the start of its `date`)."""
+    if not ledger.records:
+        return None
+    last = ledger.records[-1]
+    try:
+        return parse_instant(str(last["time"]))
+    except (KeyError, ValueError):
+        return at_market_time(parse_day(str(last.get("date", ""))[:10]), time(0, 0))
 
 
 @dataclass
@@ -126,11 +141,16 @@ class ModelProgress:
     done: int = 0
     day: str = ""
     trades: int = 0
-    equity: float = 0.0
+    equity: float = 0.0  # marked at the close of `day`, as the leaderboard marks it
     failures: int = 0
     skipped: int = 0
     last_error: str | None = None
+    stopped: str | None = None  # why this model's stream stopped early (circuit breaker, unreadable ledger)
     results: list[SessionResult] = field(default_factory=list)
+
+    @property
+    def last(self) -> SessionResult | None:
+        return self.results[-1] if self.results else None
 
 
 def move_aside(out_dir: Path) -> Path | None:
@@ -146,12 +166,27 @@ def move_aside(out_dir: Path) -> Path | None:
     return target
 
 
+def fresh_start(out_dir: Path, models: list[ModelSettings]) -> Path | None:
+    """--fresh under the run locks of every model folder in `out_dir`: a running replay is never moved away from
+    under itself (the move is refused, nothing is moved)."""
+    if not out_dir.exists() or not any(out_dir.iterdir()):
+        return None
+    signatures = {m.signature for m in models}
+    signatures |= {d.name for d in out_dir.iterdir() if (d / "locks" / "run.lock").exists()}
+    locks = hold_run_locks(out_dir, sorted(signatures), action="--fresh moved nothing")
+    try:
+        return move_aside(out_dir)
+    finally:
+        for lock in locks:
+            lock.release()
+
+
 async def run_replay(config: ArenaConfig, market: Market, models: list[ModelSettings], out_dir: Path, start: date,
                      end: date, parallel: int, on_progress: Callable[[ModelProgress], None] | None = None,
                      backends: dict[str, ModelBackend] | None = None) -> list[ModelProgress]:
     days = trading_days(config, market, start, end)
     out_dir.mkdir(parents=True, exist_ok=True)
-    locks = hold_run_locks(out_dir, models)
+    locks = hold_run_locks(out_dir, [m.signature for m in models])
     try:
         return await _run_replay(config, market, models, out_dir, days, parallel, on_progress, backends)
     finally:
@@ -159,11 +194,11 @@ async def run_replay(config: ArenaConfig, market: Market, models: list[ModelSett
             lock.release()
 
 
-def hold_run_locks(out_dir: Path, models: list[ModelSettings]) -> list[FileLock]:
+def hold_run_locks(out_dir: Path, signatures: list[str], action: str = "") -> list[FileLock]:
     """One replay per model folder at a time: a second `run` on the same output would run every session twice."""
     held: list[FileLock] = []
-    for model in models:
-        path = out_dir / model.signature / "locks" / "run.lock"
+    for signature in signatures:
+        path = out_dir / signature / "locks" / "run.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(path), timeout=0)
         try:
@@ -171,10 +206,25 @@ def hold_run_locks(out_dir: Path, models: list[ModelSettings]) -> list[FileLock]
         except Timeout:
             for other in held:
                 other.release()
-            raise ConfigError(f"another `run` is replaying {model.signature} in {out_dir} now; wait for it to finish "
-                              "(rerun to resume) or use another --out") from None
+            raise ConfigError(f"another `run` is replaying {signature} in {out_dir} now{f'; {action}' if action else ''}; "
+                              "wait for it to finish (rerun to resume) or use another --out") from None
         held.append(lock)
     return held
+
+
+def marked_equity(ledger: PositionLedger, market: Market, day: date, previous: float) -> float:
+    """The account marked at the day's close, as the leaderboard marks it; the last figure if the ledger broke."""
+    try:
+        return float(value_at_close(ledger.refresh(), market.data, day))
+    except (LedgerError, OSError):
+        return previous
+
+
+def failed_result(ctx: SessionContext, backend: ModelBackend, error: str) -> SessionResult:
+    """The record of a session that failed before or around its loop (the desk could not be built, a disk error)."""
+    return SessionResult(session_id=ctx.session_id, signature=ctx.signature, date=ctx.day.isoformat(),
+                         trigger_time=ctx.instant.isoformat(), mode=ctx.mode, model=backend.label,
+                         baseline=backend.is_baseline, status="failed", error=error)
 
 
 async def _run_replay(config: ArenaConfig, market: Market, models: list[ModelSettings], out_dir: Path,
@@ -184,43 +234,78 @@ async def _run_replay(config: ArenaConfig, market: Market, models: list[ModelSet
     redact = Redactor.from_env(secret_env_names(config))
     stop = asyncio.Event()
     semaphore = asyncio.Semaphore(parallel)
+    breaker = config.run.max_consecutive_failures
 
     def instant_for(day: date) -> datetime:
         return at_market_time(day, config.run.decision_time)
 
+    async def one_session(model: ModelSettings, backend: ModelBackend, ledger: PositionLedger,
+                          day: date) -> SessionResult:
+        """One session; whatever goes wrong in it (OS, ledger, a bug) is this session's failure, never the run's."""
+        try:
+            outcome = await run_model_session(config, model, backend, instant_for(day), out_dir, market, ledger,
+                                              redact=redact)
+            return outcome.result
+        except Exception as exc:
+            ctx = session_context(config, model, instant_for(day), out_dir)
+            result = failed_result(ctx, backend, one_line(redact(f"{type(exc).__name__}: {exc}")))
+            try:
+                append_session_record(ctx.model_dir, result.to_record(), redact)
+            except OSError as write_error:
+                result.error = one_line(f"{result.error}; its sessions.jsonl line could not be written either "
+                                        f"({write_error.strerror or write_error})")
+            return result
+
     async def one_model(model: ModelSettings) -> ModelProgress:
         model_dir = out_dir / model.signature
-        todo = pending_days(model_dir, model.signature, days, instant_for)
-        progress = ModelProgress(model.signature, total=len(days), done=len(days) - len(todo), skipped=len(days) - len(todo))
+        progress = ModelProgress(model.signature, total=len(days))
+        try:
+            ledger = PositionLedger.for_signature(out_dir, model.signature, tuple(config.universe))
+        except (LedgerError, OSError) as exc:
+            progress.stopped = one_line(f"its ledger cannot be used: {exc}")
+            if on_progress:
+                on_progress(progress)
+            return progress
+        todo = pending_days(model_dir, model.signature, days, instant_for, ledger_last_instant(ledger))
+        progress.done = progress.skipped = len(days) - len(todo)
         if not todo:
             if on_progress:
                 on_progress(progress)
             return progress
         async with semaphore:
             backend = (backends or {}).get(model.signature) or build_backend(config, model, market)
-            ledger = PositionLedger.for_signature(out_dir, model.signature, tuple(config.universe))
+            streak: list[date] = []
             try:
                 for day in todo:
                     if stop.is_set():
                         break
                     progress.day = day.isoformat()
-                    outcome = await run_model_session(config, model, backend, instant_for(day), out_dir, market, ledger,
-                                                      redact=redact)
-                    result = outcome.result
+                    result = await one_session(model, backend, ledger, day)
                     progress.results.append(result)
                     progress.done += 1
                     progress.trades += result.trades
-                    progress.equity = float(outcome.equity)
+                    progress.equity = marked_equity(ledger, market, day, progress.equity)
                     if result.status == "failed":
                         progress.failures += 1
                         progress.last_error = result.error
+                        streak.append(day)
                         if config.run.on_session_failure == "stop":
                             stop.set()
+                    else:
+                        streak = []
+                    if breaker and len(streak) >= breaker:
+                        resume = pending_days(model_dir, model.signature, days, instant_for,
+                                              ledger_last_instant(ledger))
+                        progress.stopped = (
+                            f"stopped after {len(streak)} consecutive failed sessions ({streak[0]}..{streak[-1]}); "
+                            f"last error: {result.error}; fix the cause and rerun to resume"
+                            + (f" from {resume[0]}" if resume else ""))
                     if on_progress:
                         on_progress(progress)
+                    if progress.stopped:
+                        break
             finally:
                 await backend.aclose()
         return progress
 
     return list(await asyncio.gather(*(one_model(m) for m in models)))
-

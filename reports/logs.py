@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_tools.ledger import TRADE_ACTIONS
+from arena.session_log import read_log_events
 
 FINISH_SIGNAL = "<FINISH_SIGNAL>"
 
@@ -40,17 +41,7 @@ def reasons_in_log(path: Path) -> dict[int, str]:
     found: dict[int, str] = {}
     said: dict[tuple[str, Any], str | None] = {}
     session = ""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return found
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(event, dict):
-            continue
+    for event in read_log_events(path):
         kind = event.get("type")
         if kind == "session_start":
             session = str(event.get("session_id", ""))

@@ -24,6 +24,15 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture
+def fake():
+    """A running fake OpenAI-compatible server on 127.0.0.1 (tests/fakes/fake_openai.py)."""
+    from tests.fakes.fake_openai import FakeOpenAI
+
+    with FakeOpenAI() as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def default_config() -> ArenaConfig:
     return load_config(DEFAULT_CONFIG)

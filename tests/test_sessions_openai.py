@@ -11,16 +11,10 @@ import pytest
 
 from arena.config import load_config
 from arena.run_loop import run_replay
-from tests.fakes.fake_openai import FakeOpenAI, assistant, tool_call
+from tests.fakes.fake_openai import assistant, tool_call
 
 SECRET = "sk-test-SECRET-0123456789"
 DAY = date(2025, 10, 2)
-
-
-@pytest.fixture
-def fake():
-    with FakeOpenAI() as server:
-        yield server
 
 
 @pytest.fixture(autouse=True)
@@ -273,11 +267,12 @@ def test_a_provider_that_returns_garbage_fails_with_a_clear_line(fake, write_con
 
 
 def test_an_empty_answer_from_the_provider_fails_the_session_without_a_traceback(fake, write_config, market, tmp_path):
-    fake.script("trader", [{"raw": "{\"choices\": []}"}])
-    out, _ = replay(write_config, market, tmp_path, [llm("trader", fake.base_url)])
+    fake.script("trader", [{"raw": "{\"choices\": []}"}], repeat_last=True)
+    out, _ = replay(write_config, market, tmp_path, [llm("trader", fake.base_url, max_retries=0)])
 
     session = session_lines(out, "trader")[-1]
-    assert (session["status"], session["error"]) == ("failed", "model 'trader' returned no message (empty choices)")
+    assert (session["status"], session["error"]) == (
+        "failed", "model 'trader' (trader) answered 200 without a completion; the body was '{\"choices\": []}'")
 
 
 def test_on_session_failure_stop_ends_the_run_at_the_first_failure(fake, write_config, market, tmp_path):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from agent_tools.clean_text import one_line
 from agent_tools.risk.base import OrderContext
 
 
@@ -23,6 +24,11 @@ class Fill:
     fee: Decimal
     order_id: str = ""
     message: str = ""
+
+    def __post_init__(self) -> None:
+        """A broker's message is cleaned where it enters: one line, no lone surrogates."""
+        if self.message:
+            object.__setattr__(self, "message", one_line(self.message))
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ class Baseline:
     """Shared turn logic; subclasses say when to rebalance and what target weights to hold."""
 
     is_baseline = True
+    call_ids_name_orders = True  # `b2_buy_AAPL`: a re-sent order keeps its id (see ModelBackend)
     strategy = "baseline"
 
     def __init__(self, label: str, universe: tuple[str, ...] | Universe, fractional: bool = False,

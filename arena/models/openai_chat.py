@@ -1,9 +1,12 @@
 """OpenAI-compatible chat completions through the `openai` SDK: OpenAI, OpenRouter, DeepSeek, vLLM, Ollama.
 
-Retries are ours (the SDK's are switched off) so that every retry is counted and logged: 429, 5xx, timeouts and
-dropped connections are retried with exponential backoff (honouring Retry-After); anything else fails at once with
-a one-line message naming the model. The API key is read from the environment variable the config names and never
-appears in a message.
+Retries are ours (the SDK's are switched off) so that every retry is counted and logged: 429, 5xx, timeouts,
+dropped connections and garbage answers (a 200 whose body is HTML, `[]`, `{"error": ...}` or has no message) are
+retried with exponential backoff (honouring Retry-After); anything else fails at once with a one-line message naming
+the model, and garbage that persists fails with a line showing what came back. The API key is read from the
+environment variable the config names and never appears in a message.
+
+Everything the provider says is cleaned here, where it enters (lone surrogates, NUL): text, tool names, arguments.
 """
 
 from __future__ import annotations
@@ -15,9 +18,25 @@ from typing import Any
 
 import openai
 
-from arena.models.base import ModelError, ModelTurn, ToolCall, Usage
+from agent_tools.clean_text import clean_data, clean_text, one_line
+from arena.models.base import ModelError, ModelTurn, ToolCall, Usage, token_count
 
 TRANSIENT_STATUS = {408, 409, 429}
+SHOWN_CHARS = 160  # how much of a garbage body a failure line shows
+
+
+class GarbageAnswer(ValueError):
+    """A 200 that is not a chat completion; `shown` is the start of what came back, `not_json` if it was not JSON."""
+
+    def __init__(self, shown: str, not_json: bool):
+        super().__init__(shown)
+        self.shown = shown
+        self.not_json = not_json
+
+
+def _shown(body: str) -> str:
+    text = one_line(body or "", SHOWN_CHARS)
+    return repr(text) if text else "an empty body"
 
 
 def _retry_after(exc: Exception) -> float | None:
@@ -36,7 +55,7 @@ def _retry_after(exc: Exception) -> float | None:
 
 
 def _is_transient(exc: Exception) -> bool:
-    if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError | ValueError):
+    if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError | GarbageAnswer):
         return True  # a garbled body (a proxy's error page) may well be right the next time
     status = getattr(exc, "status_code", None)
     return isinstance(status, int) and (status in TRANSIENT_STATUS or status >= 500)
@@ -84,9 +103,8 @@ class OpenAIChatModel:
         attempt = 0
         while True:
             try:
-                response = await self.client.chat.completions.create(**request)
-                break
-            except (openai.APIError, ValueError) as exc:  # ValueError: a body that is not JSON at all
+                return self._turn(await self._completion(request), attempt)
+            except (openai.APIError, GarbageAnswer) as exc:
                 if not _is_transient(exc) or attempt >= self.max_retries:
                     raise ModelError(self._failure(exc, attempt)) from None
                 delay = _retry_after(exc)
@@ -94,13 +112,27 @@ class OpenAIChatModel:
                     delay = min(self.backoff_cap, self.backoff_base * 2**attempt) * (0.75 + random.random() / 2)
                 attempt += 1
                 await asyncio.sleep(min(delay, 60.0))
-        return self._turn(response, attempt)
+
+    async def _completion(self, request: dict[str, Any]) -> Any:
+        """One request; a 200 that is not a chat completion with a message raises GarbageAnswer showing the body."""
+        raw = await self.client.chat.completions.with_raw_response.create(**request)
+        try:
+            response = raw.parse()
+        except ValueError:  # not JSON at all: a proxy's error page
+            raise GarbageAnswer(_shown(raw.text), not_json=True) from None
+        choices = getattr(response, "choices", None)
+        if not isinstance(choices, list) or not choices or getattr(choices[0], "message", None) is None:
+            raise GarbageAnswer(_shown(raw.text), not_json=False)
+        return response
 
     def _failure(self, exc: Exception, attempt: int) -> str:
-        if isinstance(exc, ValueError) and not isinstance(exc, openai.APIError):
-            tries = f" after {attempt + 1} attempts" if attempt else ""
-            return (f"model {self.label!r} ({self.model}) answered with a body that is not JSON{tries}; "
-                    "is base_url an OpenAI-compatible endpoint (usually ending in /v1)?")
+        tries = f" after {attempt + 1} attempts" if attempt else ""
+        if isinstance(exc, GarbageAnswer):
+            if exc.not_json:
+                return (f"model {self.label!r} ({self.model}) answered with a body that is not JSON{tries}: "
+                        f"{exc.shown}; is base_url an OpenAI-compatible endpoint (usually ending in /v1)?")
+            return (f"model {self.label!r} ({self.model}) answered 200 without a completion{tries}; "
+                    f"the body was {exc.shown}")
         text = _describe(exc)
         status = getattr(exc, "status_code", None)
         if status == 400 and "tool" in text.lower():
@@ -109,33 +141,32 @@ class OpenAIChatModel:
             return f"model {self.label!r}: the provider refused the API key ({text}); check the key's variable"
         if status == 404:
             return f"model {self.label!r}: model {self.model!r} or its endpoint was not found ({text}); check model and base_url"
-        tries = f" after {attempt + 1} attempts" if attempt else ""
         return f"model {self.label!r} ({self.model}) failed{tries}: {text}"
 
     def _turn(self, response: Any, retries: int) -> ModelTurn:
-        choices = getattr(response, "choices", None) or []
-        if not choices or getattr(choices[0], "message", None) is None:
-            raise ModelError(f"model {self.label!r} returned no message (empty choices)")
-        message = choices[0].message
+        """The turn, cleaned; tool-call ids as sent ("" when missing: the session gives every call a unique id)."""
+        message = response.choices[0].message
         calls = []
-        for i, call in enumerate(getattr(message, "tool_calls", None) or []):
-            function = getattr(call, "function", None)
+        for call in getattr(message, "tool_calls", None) or []:
             if isinstance(call, dict):  # a provider that sends shapes the SDK did not parse
                 function = call.get("function") or {}
-                calls.append(ToolCall(str(call.get("id") or f"call_{i}"), str(function.get("name", "")), function.get("arguments")))
-                continue
-            name = getattr(function, "name", "") if function is not None else ""
-            arguments = getattr(function, "arguments", None) if function is not None else None
-            calls.append(ToolCall(str(getattr(call, "id", None) or f"call_{i}"), str(name or ""), arguments))
+                call_id, name, arguments = call.get("id"), function.get("name"), function.get("arguments")
+            else:
+                function = getattr(call, "function", None)
+                call_id = getattr(call, "id", None)
+                name = getattr(function, "name", "") if function is not None else ""
+                arguments = getattr(function, "arguments", None) if function is not None else None
+            calls.append(ToolCall(clean_text(str(call_id or "")), clean_text(str(name or "")), clean_data(arguments)))
         usage = getattr(response, "usage", None)
         details = getattr(usage, "prompt_tokens_details", None)
+        content = getattr(message, "content", None)
         return ModelTurn(
-            content=getattr(message, "content", None),
+            content=clean_text(content) if isinstance(content, str) else None,
             tool_calls=calls,
             usage=Usage(
-                prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-                completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-                cached_tokens=int(getattr(details, "cached_tokens", 0) or 0) if details is not None else 0,
+                prompt_tokens=token_count(getattr(usage, "prompt_tokens", 0)),
+                completion_tokens=token_count(getattr(usage, "completion_tokens", 0)),
+                cached_tokens=token_count(getattr(details, "cached_tokens", 0)) if details is not None else 0,
             ),
             retries=retries,
         )

@@ -5,7 +5,9 @@ Each model name has its own script: a list of steps consumed one per request. A 
   {"status": 429, "error": "slow down", "headers": {...}}   -> that HTTP error
   {"delay": 1.5, ...}                                       -> wait before answering (to trigger client timeouts)
   {"drop": True}                                            -> close the connection without answering
-  {"raw": "<html>oops</html>"}                              -> 200 with a body that is not JSON
+  {"raw": "<html>oops</html>"}                              -> 200 with exactly this body (HTML, `[]`, `{"error": ...}`)
+Text may hold lone surrogates ("\\ud83d"): they go out as JSON escapes, as a provider sends half an emoji. A tool
+call's id may be None (left out, as some providers do) or repeat across turns.
 A callable step `fn(request_body) -> step` computes the answer; the last step repeats when `repeat_last` is set.
 Every request body is recorded for assertions, with the in-flight high-water mark (to prove concurrency).
 """
@@ -22,9 +24,13 @@ from typing import Any
 Step = dict[str, Any] | Callable[[dict], dict[str, Any]]
 
 
-def tool_call(call_id: str, name: str, arguments: Any) -> dict:
-    return {"id": call_id, "type": "function",
+def tool_call(call_id: str | None, name: str, arguments: Any) -> dict:
+    """A tool call as a provider sends it; `call_id=None` leaves the id out."""
+    call = {"id": call_id, "type": "function",
             "function": {"name": name, "arguments": arguments if not isinstance(arguments, dict) else json.dumps(arguments)}}
+    if call_id is None:
+        del call["id"]
+    return call
 
 
 def assistant(content: str | None = None, calls: list[dict] | None = None, prompt_tokens: int = 100,
