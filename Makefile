@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 run: install
-	$(PY) main.py run
+	$(VENV)/bin/tradearena run
 
 test: install
 	$(PY) -m pytest
@@ -25,4 +25,4 @@ bench: install
 	$(PY) scripts/bench.py
 
 report: install
-	$(PY) main.py report --format html --output report.html
+	$(VENV)/bin/tradearena report --format html --output report.html

@@ -101,7 +101,7 @@ def run(config_path: str | None, start: str | None, end: str | None, models: str
     from arena.config import check_api_keys
     from arena.desk_factory import load_market
     from arena.progress import run_with_progress
-    from arena.run_loop import fresh_start, trading_days
+    from arena.run_loop import check_ledgers, check_output_folder, fresh_start, trading_days
 
     config = load_config(config_path)
     first = parse_day(start) if start else config.run.start
@@ -113,6 +113,7 @@ def run(config_path: str | None, start: str | None, end: str | None, models: str
         raise ConfigError("no enabled models: set \"enabled\": true on a model or pass --models")
     check_api_keys(config, chosen)
     out_dir = out_dir_for(config, out)
+    check_output_folder(out_dir)
     market = load_market(config)
     trading_days(config, market, first, last)  # a bad range fails before --fresh moves anything
     if blind:
@@ -120,6 +121,8 @@ def run(config_path: str | None, start: str | None, end: str | None, models: str
 
         config, market, out_dir = blind_run(config, market, out_dir, first)
         chosen = config.enabled_models(parse_models(models))  # baselines' symbols are aliases now
+    if not fresh:
+        check_ledgers(out_dir, chosen)  # a broken ledger is named now, not left off the leaderboard at the end
     if fresh:
         moved = fresh_start(out_dir, chosen)  # under the run locks: never from under a running replay
         if moved:
@@ -130,7 +133,7 @@ def run(config_path: str | None, start: str | None, end: str | None, models: str
 
 
 @cli.command("serve-tools")
-@click.option("--signature", required=True, help="The model's signature (its ledger folder).")
+@click.option("--signature", required=True, help="The account's signature (its ledger folder); any name, a model in the config uses its own limits.")
 @click.option("--at", "at", help="The simulated instant, ISO 8601 (New York time when no offset).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False))
 @click.option("--out", help="Output folder (default run.out_dir).")
@@ -233,7 +236,19 @@ def live(config_path: str | None, out: str | None, now: str | None, dry_run: boo
     """One live session per enabled model for this trigger (cron: weekdays 10:00 New York time)."""
     from arena.live import run_live
 
+    if now and not has_time(now):
+        raise ConfigError(f"--now {now!r} has no time of day; give one, e.g. --now {now.strip()}T10:00 "
+                          "(New York time unless an offset is given)")
+    if out:
+        from arena.run_loop import check_output_folder
+
+        check_output_folder(Path(out).resolve())
     sys.exit(run_live(config_path, out, parse_instant(now) if now else None, dry_run, parse_models(models)))
+
+
+def has_time(text: str) -> bool:
+    """An ISO instant with a time of day (`2025-10-02T10:00`, `2025-10-02 10:00`), not a bare date."""
+    return len(text.strip()) > 10 and text.strip()[10] in "T t"
 
 
 @cli.command("repair-ledger")

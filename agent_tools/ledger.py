@@ -145,9 +145,11 @@ class PositionLedger:
         line_no = len(self.records) + 1
         if not chunk.endswith(b"\n"):
             last_line = line_no + chunk.count(b"\n")
+            from arena.commands import cli_command  # how to call us from a fresh shell (the CLI's concern)
+
             raise LedgerCorrupted(
                 f"{self.path} line {last_line}: torn last line (a write cut off by a crash); nothing was loaded. "
-                f"Move it aside with `python main.py repair-ledger {self.path}` and rerun"
+                f"Move it aside with `{cli_command('repair-ledger', self.path)}` and rerun"
             )
         parsed: list[tuple[dict, str]] = []
         for raw in chunk.split(b"\n")[:-1]:

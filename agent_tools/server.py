@@ -1,7 +1,7 @@
 """The MCP tool server (official `mcp` SDK, 2.x `MCPServer`) over one TradingDesk.
 
 The session context is bound when the server is built: no tool argument moves the clock or switches the account.
-Served in-process (`mcp.Client(server)`, the default) or over stdio by `python main.py serve-tools`.
+Served in-process (`mcp.Client(server)`, the default) or over stdio by `tradearena serve-tools`.
 """
 
 

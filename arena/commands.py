@@ -1,7 +1,7 @@
 """Commands we print for the user to run next, spelled so they work when pasted into a fresh shell.
 
-A fresh shell has no virtualenv active, so `python main.py ...` or a bare `tradearena ...` may not work there. We
-print the `tradearena` console script of the interpreter that is running (`.venv/bin/tradearena` when the user sits
+A fresh shell has no virtualenv active, so a bare `python` or `tradearena` may not be ours there. We print the
+`tradearena` console script of the interpreter that is running (`.venv/bin/tradearena` when the user sits
 in the project folder, its full path otherwise), or that interpreter with `main.py` when the script is missing.
 """
 

@@ -28,6 +28,7 @@ from agent_tools.universe import Member, Universe
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_DIR / "configs" / "default_config.json"
+MARKET_OPEN, MARKET_CLOSE = time(9, 30), time(16, 0)  # regular NYSE hours, New York time
 SIGNATURE_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -44,7 +45,7 @@ class RunSettings(Strict):
     end: date = Field(description="last trading day of the replay")
     out_dir: str = "runs/default"
     initial_cash: float = Field(10000.0, gt=0)
-    decision_time: time = Field(time(10, 0), description="New York wall-clock time of each session")
+    decision_time: time = Field(time(10, 0), description="New York wall-clock time of each session, in market hours")
     parallel: int = Field(6, ge=1, le=64, description="models run at once")
     on_session_failure: Literal["continue", "stop"] = "continue"
     max_consecutive_failures: int = Field(3, ge=0, description="a model's stream stops after this many failed "
@@ -54,6 +55,9 @@ class RunSettings(Strict):
     def _order(self) -> RunSettings:
         if self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
+        if not MARKET_OPEN <= self.decision_time < MARKET_CLOSE:
+            raise ValueError(f"decision_time {self.decision_time:%H:%M} is outside market hours (09:30 to 16:00 "
+                             "New York time): every order would be refused; choose a time such as \"10:00\"")
         return self
 
 
@@ -84,6 +88,59 @@ class SessionBounds(Strict):
     timeout_seconds: float = Field(300, gt=0, description="wall-clock limit per session")
     max_tokens: int = Field(200_000, ge=1000, description="prompt + completion tokens per session")
     history_days: int = Field(5, ge=1, le=20, description="days of closes in the prompt's market summary")
+
+
+# -- what a model's `params` may hold, by kind or baseline strategy (a typo or a bad value is an error on load) -------
+Schedule = Literal["daily", "weekly", "monthly", "never"]
+
+
+class BuyAndHoldParams(Strict):
+    symbol: str = "QQQ"
+    min_trade_value: float = Field(1.0, ge=0)
+
+
+class EqualWeightParams(Strict):
+    rebalance: Schedule = "monthly"
+    exclude: list[str] = ["QQQ"]
+    min_trade_value: float = Field(1.0, ge=0)
+
+
+class MomentumParams(Strict):
+    lookback_days: int = Field(20, ge=2, le=59)
+    top_n: int = Field(5, ge=1, le=50)
+    rebalance: Schedule = "weekly"
+    min_trade_value: float = Field(1.0, ge=0)
+
+
+class RandomParams(Strict):
+    seed: int = Field(0, ge=0)
+    holdings: int = Field(5, ge=1, le=100)
+    turnover: float = Field(0.10, ge=0, le=2)
+    exposure: float = Field(0.99, gt=0, le=1)
+    min_trade_value: float = Field(1.0, ge=0)
+
+
+class ScriptedCall(Strict):
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScriptedParams(Strict):
+    plan: list[list[ScriptedCall]] | None = None
+    latency: float = Field(0.0, ge=0)
+    tokens_per_step: int = Field(0, ge=0)
+
+
+class OpenAIParams(Strict):
+    backoff_base: float = Field(0.5, ge=0, le=60, description="first retry delay, seconds (doubles per retry)")
+
+
+# A strategy without an entry here (a new baseline) takes its params unchecked; add its schema when adding it.
+PARAMS: dict[str, type[Strict]] = {
+    "openai": OpenAIParams, "scripted": ScriptedParams,
+    "buy_and_hold": BuyAndHoldParams, "equal_weight": EqualWeightParams, "momentum": MomentumParams,
+    "random": RandomParams,
+}
 
 
 class TokenPrice(Strict):
@@ -131,6 +188,12 @@ class ModelSettings(Strict):
                 raise ValueError(f"an 'openai' model needs {', '.join(missing)}")
         if self.kind == "baseline" and self.strategy is None:
             raise ValueError("a 'baseline' model needs 'strategy': buy_and_hold, equal_weight, momentum or random")
+        schema = PARAMS.get(self.strategy if self.kind == "baseline" else self.kind)  # type: ignore[arg-type]
+        if schema is not None:
+            try:
+                schema.model_validate(self.params)
+            except ValidationError as exc:
+                raise ValueError(f"params: {_first_error(exc)}") from None
         return self
 
     @property
@@ -241,6 +304,15 @@ class ArenaConfig(Strict):
             raise ValueError(f"duplicate model signature(s) {', '.join(dupes)}")
         return self
 
+    @model_validator(mode="after")
+    def _per_model_overrides(self) -> ArenaConfig:
+        """A typo or bad value in a model's `limits`, `session` or `live` is an error on load, not mid-run."""
+        for model in self.models:
+            self.limits_for(model)
+            self.bounds_for(model)
+            self.live_for(model)
+        return self
+
     # -- derived -------------------------------------------------------------------------------------------------
     def path(self, value: str) -> Path:
         p = Path(value).expanduser()
@@ -286,6 +358,9 @@ def _first_error(exc: ValidationError) -> str:
         return f"missing key '{where}'"
     msg = err["msg"].removeprefix("Value error, ")
     value = err.get("input")
+    loc = err["loc"]
+    if len(loc) == 2 and loc[0] == "models" and isinstance(value, dict) and value.get("signature"):
+        where = f"models[{value['signature']}]"  # a whole model's check: name it by its signature
     shown = f" (got {value!r})" if value is not None and not isinstance(value, dict | list) else ""
     return f"{where}: {msg}{shown}" if where else msg
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from mcp import Client
 from agent_tools.brokers.base import Broker
 from agent_tools.clean_text import one_line
 from agent_tools.context import SessionContext
-from agent_tools.ledger import LedgerError, PositionLedger
+from agent_tools.ledger import LedgerError, PositionLedger, read_ledger
 from agent_tools.market_calendar import at_market_time, parse_day, parse_instant
 from agent_tools.point_in_time import MarketView, PriceView
 from agent_tools.server import build_tool_server
@@ -151,6 +152,29 @@ class ModelProgress:
     @property
     def last(self) -> SessionResult | None:
         return self.results[-1] if self.results else None
+
+
+def check_output_folder(out_dir: Path) -> None:
+    """The output folder (or, if it does not exist yet, the folder it would be made in) can be written: a one-line
+    error before anything runs, and nothing is created to find out."""
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    problem = None
+    if not existing.is_dir():
+        problem = f"{existing} is not a folder"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} is read-only for this user"
+    if problem:
+        raise ConfigError(f"cannot write the output folder {out_dir}: {problem}; choose another with --out")
+
+
+def check_ledgers(out_dir: Path, models: list[ModelSettings]) -> None:
+    """Every existing ledger of the chosen models loads (a torn or corrupt one is named, never silently skipped)."""
+    for model in models:
+        path = out_dir / model.signature / "position" / "position.jsonl"
+        if path.exists():
+            read_ledger(path)
 
 
 def move_aside(out_dir: Path) -> Path | None:

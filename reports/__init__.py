@@ -3,7 +3,7 @@
 One module per job: `runs` finds and loads run folders (ours and AI-Trader's), `equity` marks ledgers to market,
 `metrics` computes the statistics, `benchmarks` builds QQQ and equal-weight curves from prices alone, `logs` finds
 the reasons models gave, `notes` collects warnings said once, `build` assembles one comparison window, and `text`, `charts`, `html` render it; `cli` is
-the entry point used by `python main.py report`.
+the entry point used by `tradearena report`.
 """
 
 

@@ -1,4 +1,4 @@
-"""`python main.py report`: build the report once, then print or write it in the chosen format."""
+"""`tradearena report`: build the report once, then print or write it in the chosen format."""
 
 from __future__ import annotations
 

@@ -275,7 +275,7 @@ def cutoff_section(report: Report) -> str:
 
 def activity(report: Report) -> str:
     head = ("<tr><th>Model</th><th class='n'>Trades</th><th class='n'>Turnover</th><th class='n'>Fees</th>"
-            "<th class='n'>Win rate</th><th class='n'>Exposure</th><th class='n'>Sessions</th>"
+            "<th class='n'>Win rate</th><th class='n'>Exposure</th><th class='n'>Sessions</th><th class='n'>Failed</th>"
             "<th class='n'>Prompt tokens</th><th class='n'>Completion tokens</th><th class='n'>Cost</th>"
             "<th class='n'>Cost / day</th></tr>")
     body = []
@@ -286,7 +286,7 @@ def activity(report: Report) -> str:
         body.append(
             f"<tr><td>{name_html(e)}</td>{cell(count(row['trades']))}{cell(num(row['turnover']))}"
             f"{cell(fees)}{cell(win_text(e))}{cell(pct(e.exposure, signed=False))}"
-            f"{cell(sessions_text(e, row))}{cell(count(row['prompt_tokens']))}{cell(count(row['completion_tokens']))}"
+            f"{''.join(cell(c) for c in sessions_text(e, row))}{cell(count(row['prompt_tokens']))}{cell(count(row['completion_tokens']))}"
             f"{cell(money(row['cost'], 4))}{cell(money(row['cost_per_day'], 4))}</tr>"
         )
     return f"<table>{head}{''.join(body)}</table>"

@@ -17,6 +17,7 @@ from typing import Literal
 from agent_tools.ledger import read_ledger
 from agent_tools.market_calendar import parse_day
 from arena.blind import BLIND_FILE, read_map, to_named_record
+from arena.commands import cli_command
 from arena.session_log import latest_by_session, read_session_records
 from reports import ReportError
 from reports.notes import Notes
@@ -59,7 +60,7 @@ class ModelRun:
 def model_folders(folder: Path) -> list[Path]:
     """The model folders under a run folder (or the folder itself when it is one model's folder)."""
     if not folder.exists():
-        raise ReportError(f"{folder}: no such run folder; create it with `python main.py run --out {folder}` "
+        raise ReportError(f"{folder}: no such run folder; create it with `{cli_command('run', '--out', folder)}` "
                           "or point --out/--runs at an existing one")
     if not folder.is_dir():
         raise ReportError(f"{folder}: not a folder; --out and --runs take a run folder")
@@ -68,7 +69,7 @@ def model_folders(folder: Path) -> list[Path]:
     found = sorted(d for d in folder.iterdir() if d.is_dir() and (d / LEDGER).is_file())
     if not found:
         raise ReportError(f"{folder}: no model ledgers in this folder (expected {folder}/<signature>/{LEDGER}); "
-                          "run `python main.py run` first or pass the right folder")
+                          f"run `{cli_command('run', '--out', folder)}` first or pass the right folder")
     return found
 
 

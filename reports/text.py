@@ -62,10 +62,9 @@ def win_text(entry: Entry) -> str:
     return f"{entry.win.rate:.0%} ({entry.win.wins}/{entry.win.closed})"
 
 
-def sessions_text(entry: Entry, row: dict) -> str:
-    if row["sessions"] is None:
-        return DASH
-    return f"{row['sessions']} ({row['failed_sessions']} failed)" if row["failed_sessions"] else str(row["sessions"])
+def sessions_text(entry: Entry, row: dict) -> tuple[str, str]:
+    """Sessions run and, in a column of its own, sessions failed (a model that fails must not look cautious)."""
+    return count(row["sessions"]), count(row["failed_sessions"])
 
 
 def convention_lines(report: Report) -> list[str]:
@@ -209,8 +208,8 @@ def wide_tables(report: Report) -> list[Table]:
                           ("IR", "right")):
         perf.add_column(name, justify=justify)  # type: ignore[arg-type]
     activity = Table(title="Trading, sessions and cost", title_style="bold", header_style="bold")
-    for name in ("model", "trades", "turnover", "fees", "win rate", "exposure", "sessions", "tokens in/out", "cost",
-                 "cost/day"):
+    for name in ("model", "trades", "turnover", "fees", "win rate", "exposure", "sessions", "failed", "tokens in/out",
+                 "cost", "cost/day"):
         activity.add_column(name, justify="left" if name == "model" else "right")
     annual = "dim" if report.short else ""
     for entry, row in zip(report.entries, rows, strict=True):
@@ -232,7 +231,7 @@ def wide_tables(report: Report) -> list[Table]:
         tokens = (f"{row['prompt_tokens']:,}/{row['completion_tokens']:,}" if row["prompt_tokens"] is not None else DASH)
         fees = money(row["fees"]) if entry.fees_recorded else "not recorded"
         activity.add_row(Text(entry.label), count(row["trades"]), num(row["turnover"]), fees, win_text(entry),
-                         pct(entry.exposure, signed=False), sessions_text(entry, row), tokens,
+                         pct(entry.exposure, signed=False), *sessions_text(entry, row), tokens,
                          money(row["cost"], 4), money(row["cost_per_day"], 4), style=style)
     return [perf, activity]
 

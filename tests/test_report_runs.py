@@ -15,7 +15,7 @@ from tests.report_support import AI_TRADER_RUNS, record, write_jsonl, write_ledg
 
 
 def test_a_missing_folder_is_an_error_that_says_how_to_make_one(tmp_path: Path) -> None:
-    with pytest.raises(ReportError, match="no such run folder.*python main.py run --out"):
+    with pytest.raises(ReportError, match=r"no such run folder.*tradearena run --out"):
         model_folders(tmp_path / "nowhere")
 
 

@@ -347,6 +347,13 @@ def test_the_end_of_run_table_shows_failures_says_why_a_model_stopped_and_exits_
     row = next(line for line in result.output.splitlines() if "│ down" in line)
     assert " 3 " in row
 
+    report = CliRunner().invoke(cli, ["report", "--out", str(tmp_path / "out"), "--format", "table"])
+    assert report.exit_code == 0, report.output
+    header = next(line for line in report.output.splitlines() if "sessions" in line and "trades" in line)
+    cells = [c.strip() for c in header.split("┃")]
+    row = next(line for line in report.output.splitlines() if line.lstrip("│ ").startswith("down"))
+    assert [c.strip() for c in row.split("│")][cells.index("failed")] == "3"
+
 
 # -- 20. one marking for progress and leaderboard ---------------------------------------------------------------------
 def test_progress_equity_is_marked_at_the_close_like_the_leaderboard(fake, write_config, market, tmp_path):

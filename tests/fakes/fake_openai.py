@@ -15,6 +15,7 @@ Every request body is recorded for assertions, with the in-flight high-water mar
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +43,13 @@ def assistant(content: str | None = None, calls: list[dict] | None = None, promp
                                           "total_tokens": prompt_tokens + completion_tokens}}
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client went away mid-answer (a timeout, Ctrl-C): expected in these tests, not an error
+        super().handle_error(request, client_address)
+
+
 class FakeOpenAI:
     def __init__(self) -> None:
         self.scripts: dict[str, list[Step]] = {}
@@ -51,6 +59,7 @@ class FakeOpenAI:
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -68,6 +77,7 @@ class FakeOpenAI:
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                     step = fake._next(body.get("model", ""))
+                    fake._arrived.notify_all()
                 try:
                     if callable(step):
                         step = step(body)
@@ -111,7 +121,7 @@ class FakeOpenAI:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
@@ -135,6 +145,11 @@ class FakeOpenAI:
 
     def requests_for(self, model: str) -> list[dict]:
         return [r for r in self.requests if r.get("model") == model]
+
+    def wait_for_requests(self, model: str, count: int, timeout: float = 60) -> bool:
+        """Block until `count` requests for `model` have arrived (an event, not a poll); False on timeout."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: len(self.requests_for(model)) >= count, timeout)
 
     def __enter__(self) -> FakeOpenAI:
         self.thread.start()
