@@ -143,6 +143,11 @@ class Entry:
             return None
         return sum(s.get(key) or 0 for s in self.sessions)
 
+    @property
+    def failed_sessions(self) -> int | None:
+        """Sessions whose latest attempt failed (shown in a column of their own: failing is not caution)."""
+        return sum(s.get("status") == "failed" for s in self.sessions) if self.has_sessions else None
+
 
 @dataclass
 class Report:
@@ -233,7 +238,7 @@ def row(entry: Entry, report: Report) -> dict[str, Any]:
         "closed_trades": entry.win.closed if entry.win else None,
         "average_exposure": _round(entry.exposure),
         "sessions": len(entry.sessions) if entry.has_sessions else None,
-        "failed_sessions": sum(s.get("status") == "failed" for s in entry.sessions) if entry.has_sessions else None,
+        "failed_sessions": entry.failed_sessions,
         "prompt_tokens": entry.session_total("prompt_tokens"),
         "completion_tokens": entry.session_total("completion_tokens"),
         "cached_tokens": entry.session_total("cached_tokens"),
@@ -241,7 +246,7 @@ def row(entry: Entry, report: Report) -> dict[str, Any]:
         "cost_per_day": _round(cost / days) if cost is not None and days else None,
         "periods_per_year": report.conventions.periods_per_year,
         "risk_free_rate": report.conventions.risk_free_rate,
-        "sessions_failed": sum(s.get("status") == "failed" for s in entry.sessions) if entry.has_sessions else None,
+        "sessions_failed": entry.failed_sessions,
         "fees_recorded": entry.fees_recorded,
         "cumulative_return_ci": _pair(entry.stats.cumulative_ci),
         "sharpe_ci": _pair(entry.stats.sharpe_ci),

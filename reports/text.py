@@ -162,7 +162,7 @@ def compact_table(report: Report) -> Table:
                   pad_edge=False, collapse_padding=True)
     for name, justify in (("#", "right"), ("model", "left"), ("kind", "left"), ("return", "right"),
                           ("95% CI %", "right"), ("Sharpe", "right"), ("p", "right"), ("MCS", "left"),
-                          ("random", "right"), ("max DD", "right"), ("trades", "right")):
+                          ("random", "right"), ("max DD", "right"), ("trades", "right"), ("failed", "right")):
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     names = short_labels(report.entries)
     for entry in report.entries:
@@ -173,7 +173,8 @@ def compact_table(report: Report) -> Table:
         table.add_row(str(entry.rank or ""), Text(names[entry.label] + marks(entry)), KIND_SHORT[tag(entry)], ret,
                       ci_text(entry.stats.cumulative_ci), sharpe, p_text(entry.stats.p_value), mcs_text(entry),
                       random_text(entry), pct(entry.perf.drawdown.depth),
-                      "" if entry.benchmark else str(len(entry.trades)), style=style)
+                      "" if entry.benchmark else str(len(entry.trades)),
+                      "" if entry.benchmark else count(entry.failed_sessions), style=style)
     return table
 
 

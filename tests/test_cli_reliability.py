@@ -169,7 +169,7 @@ def test_the_console_script_runs_from_a_fresh_shell_and_the_command_it_prints_wo
     report = subprocess.run(["bash", "-c", hint.group(1)], cwd=tmp_path, env=fresh, capture_output=True, text=True,
                             timeout=120)
     assert report.returncode == 0, report.stderr
-    assert BUY_AND_HOLD in report.stdout
+    assert "Leaderboard 2025-10-01..2025-10-01" in report.stdout
 
 
 def test_no_readme_or_cli_text_tells_a_fresh_shell_to_run_python_main_py():
