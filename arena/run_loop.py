@@ -17,7 +17,7 @@ import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,10 +25,11 @@ from filelock import FileLock, Timeout
 from mcp import Client
 
 from agent_tools.brokers.base import Broker
+from agent_tools.chronology import chronology_violation
 from agent_tools.clean_text import one_line
 from agent_tools.context import SessionContext
 from agent_tools.ledger import LedgerError, PositionLedger, read_ledger
-from agent_tools.market_calendar import at_market_time, parse_day, parse_instant
+from agent_tools.market_calendar import at_market_time
 from agent_tools.point_in_time import MarketView, PriceView
 from agent_tools.server import build_tool_server
 from arena.config import ArenaConfig, ConfigError, ModelSettings, secret_env_names
@@ -107,9 +108,9 @@ def trading_days(config: ArenaConfig, market: Market, start: date, end: date) ->
 
 
 def pending_days(model_dir: Path, signature: str, days: list[date], instant_for: Callable[[date], datetime],
-                 ledger_last: datetime | None = None) -> list[date]:
+                 may_write: Callable[[datetime], bool] = lambda _instant: True) -> list[date]:
     """Days still to run: no session line yet, or a failed or interrupted session that can run again without
-    writing the ledger back in time (its trigger is not before the ledger's last record, `ledger_last`).
+    writing the ledger back in time (`may_write(trigger)`: the ledger's chronology rule allows it).
 
     So after a model stopped on a run of failures, a rerun resumes from the first failed day; a failed day followed
     by a day that wrote the ledger stays failed.
@@ -119,20 +120,9 @@ def pending_days(model_dir: Path, signature: str, days: list[date], instant_for:
     for day in days:
         instant = instant_for(day)
         record = latest.get(f"{signature}@{instant.isoformat(timespec='minutes')}")
-        if record is None or (record.get("status") in RESUMABLE and (ledger_last is None or instant >= ledger_last)):
+        if record is None or (record.get("status") in RESUMABLE and may_write(instant)):
             todo.append(day)
     return todo
-
-
-def ledger_last_instant(ledger: PositionLedger) -> datetime | None:
-    """When the ledger's last record was written in market time (its `time`, else the start of its `date`)."""
-    if not ledger.records:
-        return None
-    last = ledger.records[-1]
-    try:
-        return parse_instant(str(last["time"]))
-    except (KeyError, ValueError):
-        return at_market_time(parse_day(str(last.get("date", ""))[:10]), time(0, 0))
 
 
 @dataclass
@@ -290,7 +280,10 @@ async def _run_replay(config: ArenaConfig, market: Market, models: list[ModelSet
             if on_progress:
                 on_progress(progress)
             return progress
-        todo = pending_days(model_dir, model.signature, days, instant_for, ledger_last_instant(ledger))
+        def may_write(instant: datetime) -> bool:
+            return chronology_violation(ledger.state, session_context(config, model, instant, out_dir)) is None
+
+        todo = pending_days(model_dir, model.signature, days, instant_for, may_write)
         progress.done = progress.skipped = len(days) - len(todo)
         if not todo:
             if on_progress:
@@ -318,8 +311,7 @@ async def _run_replay(config: ArenaConfig, market: Market, models: list[ModelSet
                     else:
                         streak = []
                     if breaker and len(streak) >= breaker:
-                        resume = pending_days(model_dir, model.signature, days, instant_for,
-                                              ledger_last_instant(ledger))
+                        resume = pending_days(model_dir, model.signature, days, instant_for, may_write)
                         progress.stopped = (
                             f"stopped after {len(streak)} consecutive failed sessions ({streak[0]}..{streak[-1]}); "
                             f"last error: {result.error}; fix the cause and rerun to resume"

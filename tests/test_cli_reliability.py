@@ -92,7 +92,7 @@ def test_a_session_the_ledger_refuses_is_a_recorded_failure_not_a_crash(write_co
 
     earlier = [s for s in sessions(out, BUY_AND_HOLD) if s["date"] < "2025-10-03"]
     assert [s["status"] for s in earlier] == ["failed", "failed"]
-    assert "already has records for 2025-10-03" in earlier[0]["error"]
+    assert "already has a record at 2025-10-03" in earlier[0]["error"]
     assert len(sessions(out, "baseline-momentum")) == 3
 
 
