@@ -121,12 +121,12 @@ def run(config_path: str | None, start: str | None, end: str | None, models: str
 
         config, market, out_dir = blind_run(config, market, out_dir, first)
         chosen = config.enabled_models(parse_models(models))  # baselines' symbols are aliases now
-    if not fresh:
-        check_ledgers(out_dir, chosen)  # a broken ledger is named now, not left off the leaderboard at the end
     if fresh:
         moved = fresh_start(out_dir, chosen)  # under the run locks: never from under a running replay
         if moved:
             click.echo(f"old output moved to {moved}")
+    else:
+        check_ledgers(out_dir, chosen)  # a broken ledger is named now, not left off the leaderboard at the end
     code = run_with_progress(config, market, chosen, out_dir, first, last, parallel or config.run.parallel,
                              config_path)
     sys.exit(code)
