@@ -98,20 +98,24 @@ class LiveView(DailyHistory):
             if self._daily is not None and self._fresh(self._daily_at, DAILY_TTL_SECONDS):
                 return self._daily
             now = self.instant
+            # A drill pinned in the past asks for history as of its own date (`asof`), not as of today.
+            asof = self.pinned.date().isoformat() if self.pinned is not None else None
             request = StockBarsRequest(symbol_or_symbols=list(self.universe), timeframe=TimeFrame.Day,
                                        start=now - timedelta(days=HISTORY_CALENDAR_DAYS), end=now, feed=self.feed,
-                                       adjustment=Adjustment.SPLIT)
+                                       adjustment=Adjustment.SPLIT, asof=asof)
             barset = self._call("daily bars", lambda: self.client.get_stock_bars(request))
             daily: dict[str, list[Bar]] = {s: [] for s in self.universe}
             today_open: dict[str, float] = {}
             for symbol, bars in barset.data.items():
                 if symbol not in daily:
                     continue
+                seen: set = set()
                 for raw in bars:
                     day = raw.timestamp.astimezone(MARKET_TZ).date()
                     session = self.calendar.session_on(day)
-                    if session is None or day > now.date():
-                        continue
+                    if session is None or day > now.date() or raw.timestamp > now or day in seen:
+                        continue  # not a session, stamped after the clock, or a second bar for a day already read
+                    seen.add(day)
                     if session.close <= now:
                         daily[symbol].append(Bar(symbol, session.open, session.close, float(raw.open), float(raw.high),
                                                  float(raw.low), float(raw.close), float(raw.volume)))

@@ -68,6 +68,7 @@ class FakeAlpaca:
         self.calls: list[dict] = []
         self.gates: list[Gate] = []
         self.latest_bar_time = latest_bar_time
+        self.extra_daily: dict[str, list[dict]] = {}  # raw daily bars appended to a symbol's answer, as given
         self._drop_submits = 0
         self._lock = threading.RLock()
         self._calendar = MarketCalendar()
@@ -228,7 +229,7 @@ class FakeAlpaca:
                     continue
                 midnight = datetime.combine(session.day, datetime.min.time(), tzinfo=MARKET_TZ)
                 rows.append(self._bar(symbol, midnight, shift=(i % 7) - 3))
-            bars[symbol] = rows
+            bars[symbol] = rows + self.extra_daily.get(symbol, [])
         return bars
 
     def _minute_bars(self, symbols: list[str], start: datetime, end: datetime, desc: bool, limit: int | None) -> dict:
