@@ -251,6 +251,25 @@ def has_time(text: str) -> bool:
     return len(text.strip()) > 10 and text.strip()[10] in "T t"
 
 
+@cli.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file (default configs/default_config.json).")
+@click.option("--out", "out", help="A finished run folder: check its fills and session logs too.")
+@friendly_errors
+def audit(config_path: str | None, out: str | None) -> None:
+    """Look-ahead audit: the config's prices and news, and a finished run's fills and tool results. Exit 1 on any finding."""
+    from arena.lookahead import audit as run_audit
+
+    config = load_config(config_path)
+    run_dir = Path(out).resolve() if out else None
+    if run_dir is not None and not run_dir.is_dir():
+        raise ConfigError(f"--out {out}: no such run folder")
+    result = run_audit(config, run_dir)
+    for line in result.findings:
+        click.echo(line)
+    click.echo(result.summary(), err=bool(result.findings))
+    sys.exit(1 if result.findings else 0)
+
+
 @cli.command("repair-ledger")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @friendly_errors

@@ -56,12 +56,16 @@ def warn_lint_findings(findings: list[LintFinding], shown: int = 5) -> None:
         log.warning("news lint: %d more finding(s); `main.py audit` lists them all", len(findings) - shown)
 
 
+def load_market_data_for(config: ArenaConfig, calendar: MarketCalendar | None = None) -> MarketData:
+    """The config's price data (bundled CSVs or fetched Parquet datasets) with its universe and membership dates."""
+    hourly = config.path(config.data.hourly_prices) if config.data.hourly_prices else None
+    return load_market_data(config.path(config.data.daily_prices), hourly, tuple(config.universe), calendar,
+                            members=config.membership)
+
+
 def load_market(config: ArenaConfig) -> Market:
     calendar = MarketCalendar()
-    hourly = config.path(config.data.hourly_prices) if config.data.hourly_prices else None
-    data = load_market_data(config.path(config.data.daily_prices), hourly, tuple(config.universe), calendar,
-                            members=config.membership)
-    return Market(data, calendar, build_news(config))
+    return Market(load_market_data_for(config, calendar), calendar, build_news(config))
 
 
 def session_context(config: ArenaConfig, model: ModelSettings, instant: datetime, out_dir: Path,
