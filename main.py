@@ -18,13 +18,14 @@ from agent_tools.ledger import LedgerError
 from agent_tools.market_calendar import CalendarError, parse_day, parse_instant
 from agent_tools.market_data import MarketDataError
 from agent_tools.news import NewsError
+from agent_tools.parquet_store import StoreError
 from arena.config import ArenaConfig, ConfigError, load_config
 from arena.models.base import ModelError
 from reports import ReportError
 
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (
     ConfigError, MarketDataError, LedgerError, CalendarError, NewsError, ToolInputError, ModelError, ReportError,
-    BrokerError,
+    BrokerError, StoreError,
 )
 
 
@@ -114,7 +115,7 @@ def run(config_path: str | None, start: str | None, end: str | None, models: str
     check_api_keys(config, chosen)
     out_dir = out_dir_for(config, out)
     check_output_folder(out_dir)
-    market = load_market(config)
+    market = load_market(config, first, last)
     trading_days(config, market, first, last)  # a bad range fails before --fresh moves anything
     if blind:
         from arena.blind import blind_run
@@ -268,6 +269,64 @@ def audit(config_path: str | None, out: str | None) -> None:
         click.echo(line)
     click.echo(result.summary(), err=bool(result.findings))
     sys.exit(1 if result.findings else 0)
+
+
+@cli.group()
+def data() -> None:
+    """Market data: fetch fresh bars and news into local Parquet datasets."""
+
+
+@data.command("fetch")
+@click.option("--start", required=True, help="First day, YYYY-MM-DD.")
+@click.option("--end", required=True, help="Last day, YYYY-MM-DD (sessions not yet closed are left for later).")
+@click.option("--timeframe", type=click.Choice(["day", "hour", "minute"]), default="hour", show_default=True,
+              help="Bars to fetch; hour and minute fetch the daily bars too.")
+@click.option("--symbols", help="Comma-separated tickers (default: the config's universe).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False))
+@click.option("--dest", help="Folder of the datasets, one per timeframe (default data/fetched in the project).")
+@click.option("--no-news", is_flag=True, help="Bars only.")
+@click.option("--refetch", is_flag=True, help="Fetch the range again even where it was fetched (re-adjusts it).")
+@friendly_errors
+def data_fetch(start: str, end: str, timeframe: str, symbols: str | None, config_path: str | None, dest: str | None,
+               no_news: bool, refetch: bool) -> None:
+    """Fetch what is missing of a range from Alpaca (incremental, resumable), stored as Parquet for replays."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from arena.data_fetch import FetchError, fetch
+
+    config = load_config(config_path)
+    first, last = parse_day(start), parse_day(end)
+    if last < first:
+        raise ConfigError(f"--end {last} is before --start {first}")
+    chosen = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else list(config.universe)
+    target = Path(dest).resolve() if dest else config.path("data/fetched")
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
+                  transient=False) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(label: str, done: int, total: int) -> None:
+            kind = label.split()[0]
+            if kind not in tasks:
+                tasks[kind] = bar.add_task(kind, total=max(total, 1))
+            bar.update(tasks[kind], description=f"{label}", completed=done - (0 if "done" in label else 1),
+                       total=max(total, 1))
+
+        try:
+            report = fetch(config, first, last, timeframe, chosen, target, with_news=not no_news, refetch=refetch,
+                           progress=progress)
+        except FetchError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+    for frame, count in report.bars.items():
+        click.echo(f"{frame}: {count} bar(s) written to {target / frame} ({report.skipped.get(frame, 0)} "
+                   "symbol-month(s) already there)")
+    if not no_news:
+        click.echo(f"news: {report.news} new item(s) in {target / 'news'}")
+    intraday = "" if timeframe == "day" else f', "intraday_prices": "{target / timeframe}"'
+    click.echo(f'replay it with "data": {{"daily_prices": "{target / "day"}"{intraday}}}'
+               + ("" if no_news else f' and "news": {{"source": "local", "path": "{target / "news" / "alpaca_news.jsonl"}"}}'))
 
 
 @cli.command("repair-ledger")

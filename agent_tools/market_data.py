@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from agent_tools.market_calendar import MARKET_TZ, MarketCalendar, hourly_bar_end
+from agent_tools.parquet_store import Dataset, is_dataset
 from agent_tools.universe import Universe
 
 DAILY_COLUMNS = ("date", "symbol", "open", "high", "low", "close", "volume")
@@ -70,6 +71,7 @@ class MarketData:
     daily_path: Path
     hourly_path: Path | None
     members: Universe | None = None
+    intraday_minutes: int = 60
     _points: dict[date, list[datetime]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -161,16 +163,45 @@ def _check_universe(path: Path, symbols: Iterable[str], universe: tuple[str, ...
         )
 
 
-def _read_daily(path: Path) -> pd.DataFrame:
-    frame = _validate_prices(path, _read_csv(path, DAILY_COLUMNS), "date")
+@dataclass(frozen=True)
+class Window:
+    """What a run needs: its symbols and the days it covers (None: everything). Only fetched Parquet datasets are
+    read selectively; a CSV file is read whole."""
+
+    symbols: tuple[str, ...]
+    start: date | None = None
+    end: date | None = None
+
+
+def _read_dataset(path: Path, columns: tuple[str, ...], window: Window) -> tuple[pd.DataFrame, int | None]:
+    """A fetched dataset's bars as the CSV loader's frame (text dates and New York timestamps), and its bar minutes."""
+    dataset = Dataset.open(path)
+    frame = dataset.read(window.symbols, window.start, window.end)
+    if dataset.time_column == "date":
+        frame["date"] = pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d")
+    else:
+        frame["timestamp"] = (pd.to_datetime(frame["timestamp"], utc=True).dt.tz_convert(MARKET_TZ)
+                              .dt.strftime("%Y-%m-%d %H:%M:%S"))
+    if columns[0] != dataset.time_column:
+        raise MarketDataError(f"{path}: holds {dataset.timeframe} bars; use it for the "
+                              f"{'daily' if dataset.time_column == 'date' else 'intraday'} prices")
+    return frame[list(columns)].reset_index(drop=True), dataset.bar_minutes
+
+
+def _read_daily(path: Path, window: Window | None = None) -> pd.DataFrame:
+    if is_dataset(path):
+        raw, _ = _read_dataset(path, DAILY_COLUMNS, window or Window(()))
+    else:
+        raw = _read_csv(path, DAILY_COLUMNS)
+    frame = _validate_prices(path, raw, "date")
     frame["day"] = _parse_times(path, frame, "date", "%Y-%m-%d").dt.date
     return frame
 
 
 def load_daily(path: Path, universe: tuple[str, ...], calendar: MarketCalendar,
-               extra: Iterable[Path] = ()) -> dict[str, SymbolBars]:
+               extra: Iterable[Path] = (), window: Window | None = None) -> dict[str, SymbolBars]:
     """Daily bars from the main file, plus any extra files (live price archives) for days the main file lacks."""
-    frames = [_read_daily(path)] + [_read_daily(Path(p)) for p in extra]
+    frames = [_read_daily(path, window or Window(universe))] + [_read_daily(Path(p)) for p in extra]
     frame = pd.concat(frames, ignore_index=True).drop_duplicates(subset=["day", "symbol"], keep="first")
     _check_universe(path, frame["symbol"], universe)
     frame = frame[frame["symbol"].isin(universe)].sort_values(["symbol", "day"])
@@ -189,14 +220,22 @@ def load_daily(path: Path, universe: tuple[str, ...], calendar: MarketCalendar,
     return out
 
 
-def load_hourly(path: Path, universe: tuple[str, ...], calendar: MarketCalendar) -> dict[str, SymbolBars]:
+def load_hourly(path: Path, universe: tuple[str, ...], calendar: MarketCalendar, window: Window | None = None,
+                minutes: int = 60) -> dict[str, SymbolBars]:
     """Hourly labels are the bar's start in New York time (10:00 is 10:00-11:00); a bar ends an hour later.
 
     The source's labels run 10:00..15:00 and its 15:00 close matches the daily close, so the label is the start.
     """
-    frame = _validate_prices(path, _read_csv(path, HOURLY_COLUMNS), "timestamp")
+    if is_dataset(path):
+        raw, fetched_minutes = _read_dataset(path, HOURLY_COLUMNS, window or Window(universe))
+        minutes = fetched_minutes or minutes
+    else:
+        raw = _read_csv(path, HOURLY_COLUMNS)
+    frame = _validate_prices(path, raw, "timestamp")
     frame["label"] = _parse_times(path, frame, "timestamp", "%Y-%m-%d %H:%M:%S")
     frame = frame[frame["symbol"].isin(universe)].sort_values(["symbol", "label"])
+    if frame.empty:
+        return {}
     first, last = frame["label"].min().date(), frame["label"].max().date()
     sessions = {s.day: s for s in calendar.sessions_between(first, last)}
     out: dict[str, SymbolBars] = {}
@@ -207,7 +246,8 @@ def load_hourly(path: Path, universe: tuple[str, ...], calendar: MarketCalendar)
             raise MarketDataError(f"{path}: {row.symbol} bar labelled {start:%Y-%m-%d %H:%M} is outside NYSE hours")
         bars = out.setdefault(row.symbol, SymbolBars())
         bars.bars.append(
-            Bar(row.symbol, start, hourly_bar_end(start, session), row.open, row.high, row.low, row.close, row.volume)
+            Bar(row.symbol, start, hourly_bar_end(start, session, minutes), row.open, row.high, row.low, row.close,
+                row.volume)
         )
         bars.ends.append(bars.bars[-1].end)
         bars.days.append(start.date())
@@ -216,12 +256,19 @@ def load_hourly(path: Path, universe: tuple[str, ...], calendar: MarketCalendar)
 
 def load_market_data(
     daily_path: Path, hourly_path: Path | None, universe: tuple[str, ...], calendar: MarketCalendar | None = None,
-    extra_daily: Iterable[Path] = (), members: Universe | None = None,
+    extra_daily: Iterable[Path] = (), members: Universe | None = None, window: Window | None = None,
+    intraday_minutes: int = 60,
 ) -> MarketData:
+    """Daily bars and (optionally) intraday bars, from CSV files or fetched Parquet datasets; `window` limits what is
+    read from a dataset to the symbols and days a run needs."""
     calendar = calendar or MarketCalendar()
     if not universe:
         raise MarketDataError("the universe is empty; list symbols under 'universe' in the config")
-    daily = load_daily(Path(daily_path), universe, calendar, extra_daily)
-    hourly = load_hourly(Path(hourly_path), universe, calendar) if hourly_path else {}
+    window = window or Window(tuple(universe))
+    daily = load_daily(Path(daily_path), universe, calendar, extra_daily, window)
+    minutes = intraday_minutes
+    if hourly_path and is_dataset(Path(hourly_path)):
+        minutes = Dataset.open(Path(hourly_path)).bar_minutes or minutes
+    hourly = load_hourly(Path(hourly_path), universe, calendar, window, minutes) if hourly_path else {}
     return MarketData(tuple(universe), daily, hourly, Path(daily_path), Path(hourly_path) if hourly_path else None,
-                      members)
+                      members, intraday_minutes=minutes)

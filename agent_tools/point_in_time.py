@@ -190,13 +190,14 @@ class MarketView(DailyHistory):
         today_open = self.session_open(clean)
         if today_open is not None and self.session is not None:
             candidates.append(Quote(clean, today_open, self.session.open, f"open of {self.session.day.isoformat()}"))
+        kind = "hourly" if self.data.intraday_minutes == 60 else f"{self.data.intraday_minutes}-minute"
         hourly = self.completed_hourly_bars(clean)
         if hourly:
             bar = hourly[-1]
-            candidates.append(Quote(clean, bar.close, bar.end, f"close of the {bar.start:%H:%M} hourly bar"))
+            candidates.append(Quote(clean, bar.close, bar.end, f"close of the {bar.start:%H:%M} {kind} bar"))
         opening = self._opening_bar(clean) if today_open is not None else None
         if opening is not None:  # preferred on a tie: the price at the instant, not the one just before it
-            candidates.append(Quote(clean, opening.open, opening.start, f"open of the {opening.start:%H:%M} hourly bar"))
+            candidates.append(Quote(clean, opening.open, opening.start, f"open of the {opening.start:%H:%M} {kind} bar"))
         if not candidates:
             raise ViewError(f"no price for {clean} at {self.instant:%Y-%m-%d %H:%M %Z}: the data starts {self.data.first_day}")
         # On a tie the opening bar wins (the price at the instant), then the official daily close over an hourly one.

@@ -62,8 +62,10 @@ class RunSettings(Strict):
 
 
 class DataSettings(Strict):
-    daily_prices: str = "data/prices/daily_prices.csv"
-    hourly_prices: str | None = "data/prices/hourly_prices.csv"
+    daily_prices: str = Field("data/prices/daily_prices.csv", description="a CSV file or a fetched daily dataset")
+    hourly_prices: str | None = Field("data/prices/hourly_prices.csv", description="hourly bars: a CSV file or a "
+                                      "fetched dataset")
+    intraday_prices: str | None = Field(None, description="a fetched hour or minute dataset; replaces hourly_prices")
 
 
 class NewsSettings(Strict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -16,7 +16,7 @@ from agent_tools.context import SessionContext
 from agent_tools.fills import build_fee_model, build_fill_model
 from agent_tools.ledger import PositionLedger
 from agent_tools.market_calendar import MarketCalendar
-from agent_tools.market_data import MarketData, load_market_data
+from agent_tools.market_data import MarketData, Window, load_market_data
 from agent_tools.news import AlphaVantageNewsSource, LocalNewsSource, NewsSource, NoNews
 from agent_tools.news_lint import LintFinding, lint_items
 from agent_tools.point_in_time import MarketView, PriceView
@@ -56,16 +56,22 @@ def warn_lint_findings(findings: list[LintFinding], shown: int = 5) -> None:
         log.warning("news lint: %d more finding(s); `main.py audit` lists them all", len(findings) - shown)
 
 
-def load_market_data_for(config: ArenaConfig, calendar: MarketCalendar | None = None) -> MarketData:
-    """The config's price data (bundled CSVs or fetched Parquet datasets) with its universe and membership dates."""
-    hourly = config.path(config.data.hourly_prices) if config.data.hourly_prices else None
-    return load_market_data(config.path(config.data.daily_prices), hourly, tuple(config.universe), calendar,
-                            members=config.membership)
+HISTORY_MARGIN = timedelta(days=120)  # calendar days before a run's first day: get_history's 60 sessions and more
 
 
-def load_market(config: ArenaConfig) -> Market:
+def load_market_data_for(config: ArenaConfig, calendar: MarketCalendar | None = None, start: date | None = None,
+                         end: date | None = None) -> MarketData:
+    """The config's price data (bundled CSVs or fetched Parquet datasets) with its universe and membership dates.
+    With start/end, a fetched dataset is read only for those days (and the history before them)."""
+    intraday = config.data.intraday_prices or config.data.hourly_prices
+    window = Window(tuple(config.universe), start - HISTORY_MARGIN if start else None, end)
+    return load_market_data(config.path(config.data.daily_prices), config.path(intraday) if intraday else None,
+                            tuple(config.universe), calendar, members=config.membership, window=window)
+
+
+def load_market(config: ArenaConfig, start: date | None = None, end: date | None = None) -> Market:
     calendar = MarketCalendar()
-    return Market(load_market_data_for(config, calendar), calendar, build_news(config))
+    return Market(load_market_data_for(config, calendar, start, end), calendar, build_news(config))
 
 
 def session_context(config: ArenaConfig, model: ModelSettings, instant: datetime, out_dir: Path,
