@@ -151,3 +151,17 @@ def test_the_command_without_keys_is_a_one_line_error(fake, tmp_path, monkeypatc
     assert result.output.strip() == ("error: data fetch needs Alpaca API keys: set the environment variable(s) "
                                      "APCA_API_SECRET_KEY (a free Alpaca account's key id and secret), or name others "
                                      "in live.api_key_env / live.secret_key_env")
+
+
+def test_a_failed_request_is_one_error_line_and_exit_1(fake, tmp_path):
+    fake.fail_after(0)
+    config = tmp_path / "config.json"
+    config.write_text(config_for(fake).model_dump_json(by_alias=True), encoding="utf-8")
+
+    result = CliRunner().invoke(cli, ["data", "fetch", "--start", "2025-10-01", "--end", "2025-10-10", "--config",
+                                      str(config), "--dest", str(tmp_path / "d"), "--no-news"])
+
+    assert result.exit_code == 1
+    [line] = [x for x in result.output.splitlines() if x.startswith("error:")]
+    assert line == ("error: Alpaca market data: day bars 2025-10 for 3 symbol(s) failed (HTTP 500: internal server "
+                    "error); what was fetched before is kept: run the same command again to resume")

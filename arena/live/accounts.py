@@ -12,7 +12,7 @@ from alpaca.data.historical.stock import StockHistoricalDataClient
 
 from agent_tools.brokers.alpaca import AlpacaBroker, set_http_timeout, trading_client
 from agent_tools.live_view import LiveView
-from agent_tools.market_calendar import MarketCalendar
+from agent_tools.market_calendar import MARKET_TZ, MarketCalendar
 from arena.config import ArenaConfig, ConfigError, LiveSettings, ModelSettings
 
 
@@ -81,6 +81,7 @@ def alpaca_broker(plan: ModelPlan, warn: bool = True) -> AlpacaBroker:
 
 
 def live_view(config: ArenaConfig, plan: ModelPlan, calendar: MarketCalendar, pinned: datetime | None) -> LiveView:
-    return LiveView(data_client(plan), tuple(config.universe), plan.settings.data_feed, calendar, pinned=pinned,
+    today = (pinned or datetime.now(MARKET_TZ)).astimezone(MARKET_TZ).date()
+    return LiveView(data_client(plan), config.membership.visible(today), plan.settings.data_feed, calendar, pinned=pinned,
                     key_env=plan.settings.api_key_env)
 
