@@ -116,7 +116,8 @@ def run(config_path: str | None, start: str | None, end: str | None, models: str
     out_dir = out_dir_for(config, out)
     check_output_folder(out_dir)
     market = load_market(config, first, last)
-    trading_days(config, market, first, last)  # a bad range fails before --fresh moves anything
+    days = trading_days(config, market, first, last)  # a bad range fails before --fresh moves anything
+    note_unpriced_days(config, market, days)
     if blind:
         from arena.blind import blind_run
 
@@ -131,6 +132,19 @@ def run(config_path: str | None, start: str | None, end: str | None, models: str
     code = run_with_progress(config, market, chosen, out_dir, first, last, parallel or config.run.parallel,
                              config_path)
     sys.exit(code)
+
+
+def note_unpriced_days(config: ArenaConfig, market: Any, days: list) -> None:
+    """Say so when the data cannot price the decision time on some days (their sessions see an earlier instant)."""
+    from arena.lookahead import decision_shortfalls
+
+    short = decision_shortfalls(market.data, market.calendar, days, config.run.decision_time)
+    if short:
+        seen = sorted({f"{s:%H:%M}" for _, s in short})
+        span = f"{short[0][0]}" if len(short) == 1 else f"{short[0][0]}..{short[-1][0]}"
+        click.echo(f"note: on {len(short)} of {len(days)} days ({span}) the data has no price at "
+                   f"{config.run.decision_time:%H:%M}: those sessions trade at, and read news up to, "
+                   f"{'/'.join(seen)}; `main.py audit` says what data would fix it", err=True)
 
 
 @cli.command("serve-tools")

@@ -84,7 +84,7 @@ class LedgerState:
         self.cash = cash
         self.holdings = holdings
         self.last_date = date
-        moment = _record_time(record.get("time"))
+        moment = record_time(record.get("time"))
         if moment is not None and (self.last_time is None or moment > self.last_time):
             self.last_time = moment
         self.by_date[date] = (cash, dict(holdings))
@@ -93,7 +93,7 @@ class LedgerState:
         self.records += 1
 
 
-def _record_time(value: Any) -> datetime | None:
+def record_time(value: Any) -> datetime | None:
     """A record's `time` as an aware instant, or None (AI-Trader's records have none; a naive one is not used)."""
     if not isinstance(value, str):
         return None

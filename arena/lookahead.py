@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from agent_tools.fills import build_fill_model
+from agent_tools.ledger import record_time
 from agent_tools.market_calendar import MARKET_TZ, MarketCalendar, at_market_time
 from agent_tools.market_data import MarketData, MarketDataError
 from agent_tools.news import LocalNewsSource, NewsError, parse_stamp
@@ -147,12 +148,10 @@ def audit_prices(data: MarketData, calendar: MarketCalendar, result: AuditResult
             result.count("intraday bars", len(series.bars))
 
 
-def audit_decision_times(config: ArenaConfig, data: MarketData, calendar: MarketCalendar, result: AuditResult) -> None:
-    """Run days whose decision time the data cannot price: the session would trade at, and read news up to, an
-    earlier instant (the open, with daily bars only)."""
-    decision = config.run.decision_time
-    days = [d for d in calendar.trading_days(config.run.start, config.run.end) if data.first_day <= d <= data.last_day]
-    short: list[tuple[date, datetime]] = []
+def decision_shortfalls(data: MarketData, calendar: MarketCalendar, days: list[date],
+                        decision: time) -> list[tuple[date, datetime]]:
+    """(day, instant seen) for the days whose decision time the data cannot price."""
+    short = []
     for day in days:
         instant = at_market_time(day, decision)
         session = calendar.session_on(day)
@@ -160,6 +159,15 @@ def audit_decision_times(config: ArenaConfig, data: MarketData, calendar: Market
             seen = information_instant(data, calendar, instant)
             if seen != instant:
                 short.append((day, seen))
+    return short
+
+
+def audit_decision_times(config: ArenaConfig, data: MarketData, calendar: MarketCalendar, result: AuditResult) -> None:
+    """Run days whose decision time the data cannot price: the session would trade at, and read news up to, an
+    earlier instant (the open, with daily bars only)."""
+    decision = config.run.decision_time
+    days = [d for d in calendar.trading_days(config.run.start, config.run.end) if data.first_day <= d <= data.last_day]
+    short = decision_shortfalls(data, calendar, days, decision)
     result.count("decision times", len(days))
     index = {d: i for i, d in enumerate(days)}
     groups: list[list[tuple[date, datetime]]] = []
@@ -254,13 +262,8 @@ def audit_fills(ledger: Path, data: MarketData, view_at: Any, fill: Any, result:
 
 
 def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.astimezone(MARKET_TZ) if moment.tzinfo else None
+    moment = record_time(value)
+    return moment.astimezone(MARKET_TZ) if moment else None
 
 
 def audit_log(log: Path, data: MarketData, view_at: Any, result: AuditResult) -> None:

@@ -162,3 +162,12 @@ def test_audit_of_a_missing_run_folder_is_a_one_line_error(tmp_path):
     result = run_cli("--out", str(tmp_path / "absent"))
 
     assert result.exit_code == 2 and result.output.strip().startswith("error: --out")
+
+
+def test_a_run_says_which_days_trade_at_an_earlier_instant_than_the_decision_time(tmp_path):
+    result = CliRunner().invoke(cli, ["run", "--start", "2025-09-30", "--end", "2025-10-01", "--models",
+                                      "baseline-buy-and-hold-qqq", "--out", str(tmp_path / "run")])
+
+    assert result.exit_code == 0, result.output
+    assert ("note: on 1 of 2 days (2025-09-30) the data has no price at 10:00: those sessions trade at, and read "
+            "news up to, 09:30") in result.output
