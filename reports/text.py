@@ -85,7 +85,7 @@ def convention_lines(report: Report) -> list[str]:
 COMPACT_WIDTH = 100
 WIDE_WIDTH = 320  # --wide: every column at full width (use `less -S` in a narrow terminal)
 NAME_WIDTH = 22
-KIND_SHORT = {"benchmark": "bench", "AI-Trader": "AI-T", "baseline": "base", "model": "model"}
+KIND_SHORT = {"benchmark": "bmk", "AI-Trader": "AI-T", "baseline": "base", "model": "llm"}
 
 
 def short_labels(entries: list[Entry], width: int = NAME_WIDTH) -> dict[str, str]:
@@ -142,7 +142,8 @@ def marks(entry: Entry) -> str:
 def legend_lines(report: Report) -> list[str]:
     lines = ["95% CI: stationary block bootstrap of daily returns; p: paired test of daily excess returns against QQQ "
              "buy-and-hold; MCS: in the 90% model confidence set (not significantly worse than the best); "
-             "random: share of random traders with the same turnover and exposure it beat."]
+             "rand: share of random traders with the same turnover and exposure it beat; fail: sessions failed; "
+             "kind: llm = an LLM run, base = built-in baseline, AI-T = AI-Trader ledger, bmk = benchmark."]
     if any(e.cutoff and e.cutoff.may_remember for e in report.models):
         lines.append("† the model may remember this period: part of the window is on or before its training cutoff.")
     if any(not e.fees_recorded for e in report.models):
@@ -162,7 +163,7 @@ def compact_table(report: Report) -> Table:
                   pad_edge=False, collapse_padding=True)
     for name, justify in (("#", "right"), ("model", "left"), ("kind", "left"), ("return", "right"),
                           ("95% CI %", "right"), ("Sharpe", "right"), ("p", "right"), ("MCS", "left"),
-                          ("random", "right"), ("max DD", "right"), ("trades", "right"), ("failed", "right")):
+                          ("rand", "right"), ("maxDD", "right"), ("trades", "right"), ("fail", "right")):
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     names = short_labels(report.entries)
     for entry in report.entries:
@@ -172,7 +173,7 @@ def compact_table(report: Report) -> Table:
         sharpe = Text(num(entry.perf.sharpe), style="dim" if report.short else "")
         table.add_row(str(entry.rank or ""), Text(names[entry.label] + marks(entry)), KIND_SHORT[tag(entry)], ret,
                       ci_text(entry.stats.cumulative_ci), sharpe, p_text(entry.stats.p_value), mcs_text(entry),
-                      random_text(entry), pct(entry.perf.drawdown.depth),
+                      random_text(entry), DASH if entry.perf.drawdown.depth is None else f"{entry.perf.drawdown.depth:+.1%}",
                       "" if entry.benchmark else str(len(entry.trades)),
                       "" if entry.benchmark else count(entry.failed_sessions), style=style)
     return table

@@ -160,6 +160,9 @@ def test_terminal_table_fits_100_columns_with_every_name_distinguishable(report)
     text = table_text(report)
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= 100
+    roomy = table_text(report, width=200).splitlines()  # laid out with room to spare: nothing is cut at 100
+    table_lines = roomy[: next(i for i, line in enumerate(roomy) if line.startswith("Model confidence set"))]
+    assert max(len(line.rstrip()) for line in table_lines) <= 100
     table = lines[: next(i for i, line in enumerate(lines) if line.startswith("Model confidence set"))]
     names = [line[3:26].strip().rstrip("‡†") for line in table if line[:3].strip().isdigit()]
     assert len(names) == 9 and len(set(names)) == 9
