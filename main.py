@@ -246,8 +246,12 @@ def probe_memory(signature: str, config_path: str | None, start: str | None, end
 @click.option("--now", "now", help="Pin the clock (ISO 8601) for tests and drills.")
 @click.option("--dry-run", is_flag=True, help="Run sessions without sending orders.")
 @click.option("--models", help="Comma-separated signatures (default: every enabled model).")
+@click.option("--retry-failed", is_flag=True, help="Run this trigger's session again if it failed (a finished one never reruns).")
+@click.option("--cron", is_flag=True, help="Set by the installed cron entries (one per UTC offset of New York): a fire "
+                                         "an hour off the trigger is the other offset's entry and does nothing.")
 @friendly_errors
-def live(config_path: str | None, out: str | None, now: str | None, dry_run: bool, models: str | None) -> None:
+def live(config_path: str | None, out: str | None, now: str | None, dry_run: bool, models: str | None,
+         retry_failed: bool, cron: bool) -> None:
     """One live session per enabled model for this trigger (cron: weekdays 10:00 New York time)."""
     from arena.live import run_live
 
@@ -258,7 +262,8 @@ def live(config_path: str | None, out: str | None, now: str | None, dry_run: boo
         from arena.run_loop import check_output_folder
 
         check_output_folder(Path(out).resolve())
-    sys.exit(run_live(config_path, out, parse_instant(now) if now else None, dry_run, parse_models(models)))
+        sys.exit(run_live(config_path, out, parse_instant(now) if now else None, dry_run, parse_models(models),
+                      retry_failed=retry_failed, cron=cron))
 
 
 def has_time(text: str) -> bool:

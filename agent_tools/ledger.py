@@ -27,6 +27,23 @@ TRADE_ACTIONS = ("buy", "sell")
 # Live sessions: the broker is the truth. A `reconcile` record sets positions to the broker's and keeps the
 # difference under "reconcile": {"cash": {"ledger", "broker"}, "holdings": {symbol: {"ledger", "broker"}}}.
 RECONCILE_ACTION = "reconcile"
+# Money moved into or out of the account (found by reconciliation): `amount` is dollars; every reconciliation record
+# also carries `cash_flow`, the signed value of the difference. Reports take flows out of returns.
+CASH_FLOW_ACTIONS = ("deposit", "withdrawal")
+
+
+def cash_flow_of(record: dict) -> float:
+    """The money a record moved into (+) or out of (-) the account, not earned by trading; 0 for any other record."""
+    if "cash_flow" in record:
+        try:
+            return float(record["cash_flow"])
+        except (TypeError, ValueError):
+            return 0.0
+    action = record.get("this_action") or {}
+    if action.get("action") in CASH_FLOW_ACTIONS:
+        amount = abs(float(action.get("amount") or 0))
+        return amount if action["action"] == "deposit" else -amount
+    return 0.0
 
 
 class LedgerError(ValueError):
@@ -59,6 +76,8 @@ class LedgerState:
     last_time: datetime | None = None  # the latest record instant (records without a usable `time` leave it)
     by_date: dict[str, tuple[Decimal, dict[str, Decimal]]] = field(default_factory=dict)
     session_ids: set[str] = field(default_factory=set)
+    order_fills: dict[str, list[dict]] = field(default_factory=dict)  # client_order_id -> its fill records
+    flows_by_date: dict[str, Decimal] = field(default_factory=dict)  # money moved in (+) or out (-) per date
     records: int = 0
 
     @property
@@ -90,6 +109,11 @@ class LedgerState:
         self.by_date[date] = (cash, dict(holdings))
         if record.get("session_id"):
             self.session_ids.add(str(record["session_id"]))
+        flow = cash_flow_of(record)
+        if flow and self.records:  # the first record is the starting position, not a flow
+            self.flows_by_date[date] = self.flows_by_date.get(date, Decimal("0")) + Decimal(str(flow))
+        if record.get("client_order_id"):
+            self.order_fills.setdefault(str(record["client_order_id"]), []).append(record)
         self.records += 1
 
 

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import requests
 from alpaca.common.enums import Sort
 from alpaca.common.exceptions import APIError
 from alpaca.data.enums import Adjustment, DataFeed
@@ -26,6 +25,7 @@ from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.requests import StockBarsRequest, StockLatestBarRequest
 from alpaca.data.timeframe import TimeFrame
 
+from agent_tools.alpaca_http import Backoff, describe_api_error, with_retries
 from agent_tools.market_calendar import MARKET_TZ, MarketCalendar, TradingSession, require_aware
 from agent_tools.market_data import Bar
 from agent_tools.point_in_time import MAX_HISTORY_DAYS, DailyHistory, Quote, ViewError
@@ -40,15 +40,7 @@ class LiveDataError(ValueError):
     """Alpaca market data could not be read (network, key, plan); the message is one line without secrets."""
 
 
-def describe_api_error(exc: Exception) -> str:
-    """A short, secret-free description of an alpaca-py or requests failure."""
-    if isinstance(exc, APIError):
-        try:
-            message = str(exc.message)
-        except (ValueError, KeyError, TypeError):
-            message = str(exc)[:200]
-        return f"HTTP {exc.status_code}: {message}"
-    return f"{type(exc).__name__} (network)"
+__all__ = ["LiveDataError", "LiveView", "describe_api_error"]
 
 
 class LiveView(DailyHistory):
@@ -56,7 +48,7 @@ class LiveView(DailyHistory):
 
     def __init__(self, client: StockHistoricalDataClient, universe: tuple[str, ...], feed: str,
                  calendar: MarketCalendar | None = None, clock: Callable[[], datetime] | None = None,
-                 pinned: datetime | None = None, key_env: str = "APCA_API_KEY_ID"):
+                 pinned: datetime | None = None, key_env: str = "APCA_API_KEY_ID", retry: Backoff | None = None):
         self.client = client
         self.universe = tuple(universe)
         self._universe_set = frozenset(self.universe)
@@ -65,6 +57,7 @@ class LiveView(DailyHistory):
         self.pinned = require_aware(pinned, "pinned clock") if pinned is not None else None
         self._clock = clock or (lambda: datetime.now(MARKET_TZ))
         self.key_env = key_env
+        self.retry = retry or Backoff()
         self._lock = threading.RLock()
         self._daily: dict[str, list[Bar]] | None = None
         self._today_open: dict[str, float] = {}
@@ -84,9 +77,10 @@ class LiveView(DailyHistory):
 
     # -- fetching --------------------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+        """One market-data request; 429, 5xx, timeouts and unreadable answers are retried with backoff."""
         try:
-            return fn()
-        except (APIError, requests.RequestException) as exc:
+            return with_retries(fn, self.retry)
+        except Exception as exc:
             hint = ""
             if isinstance(exc, APIError) and exc.status_code in (401, 403):
                 hint = f"; check the key in {self.key_env} and the data feed (free plans need \"data_feed\": \"iex\")"

@@ -42,19 +42,37 @@ def average_costs(records: list[dict]) -> dict[str, Decimal]:
     return {symbol: cost / qty for symbol, (qty, cost) in books.items() if qty > 0}
 
 
-def position_before(ledger: PositionLedger, day: date) -> tuple[Decimal, dict[str, Decimal]]:
-    """Cash and holdings as they stood when `day`'s first session began (before any record of that day)."""
-    today = day.isoformat()
-    earlier = [d for d in ledger.state.by_date if d < today]
-    if earlier:
-        cash, holdings = ledger.state.by_date[max(earlier)]
-        return cash, dict(holdings)
-    first = ledger.records[0]["positions"]
-    return Decimal(str(first.get(CASH, 0))), {s: Decimal(str(q)) for s, q in first.items() if s != CASH and q}
+def _split(positions: dict) -> tuple[Decimal, dict[str, Decimal]]:
+    return Decimal(str(positions.get(CASH, 0))), {s: Decimal(str(q)) for s, q in positions.items() if s != CASH and q}
+
+
+def position_at_session_start(ledger: PositionLedger, session_id: str) -> tuple[Decimal, dict[str, Decimal]]:
+    """Cash and holdings as the session found them: before its first trade (a rerun after a crash sees the start
+    it had), but after what was booked for it before the model was asked (a live reconciliation, a deposit, orders
+    an earlier run left), so targets are sized from the account as it really is.
+
+    Walks back from the end only as far as the previous session's own records.
+    """
+    records = ledger.records
+    first_trade = None
+    for i in range(len(records) - 1, -1, -1):
+        action = (records[i].get("this_action") or {}).get("action")
+        if records[i].get("session_id") == session_id:
+            if action in TRADE_ACTIONS:
+                first_trade = i
+            continue
+        if action in TRADE_ACTIONS or action == "no_trade":
+            break
+    if first_trade is None or first_trade == 0:
+        return ledger.state.cash, dict(ledger.state.holdings)
+    return _split(records[first_trade - 1]["positions"])
 
 
 def peak_equity(ledger: PositionLedger, view: PriceView, ctx: SessionContext) -> Decimal:
-    """Highest equity at any past close (visible closes only) or now: the reference for the drawdown halt."""
+    """Highest equity at any past close (visible closes only) or now: the reference for the drawdown halt.
+
+    Money moved in or out since a close is added to that close's value, so a withdrawal is never a drawdown and a
+    deposit never hides one."""
     if ctx.limits.max_drawdown is None:
         return Decimal("0")
     peak = equity(ledger.state, view)
@@ -67,12 +85,14 @@ def peak_equity(ledger: PositionLedger, view: PriceView, ctx: SessionContext) ->
         except ViewError:
             continue
         closes[symbol] = {b.day: b.close for b in bars}
+    flows = ledger.state.flows_by_date
     for day_text, (cash, holdings) in by_date.items():
         day = date.fromisoformat(day_text)
         if day >= ctx.day:
             continue
         value = cash + sum((qty * Decimal(str(closes.get(s, {}).get(day, 0))) for s, qty in holdings.items()), Decimal("0"))
-        peak = max(peak, value)
+        moved_since = sum((f for d, f in flows.items() if d > day_text), Decimal("0"))
+        peak = max(peak, value + moved_since)
     return peak
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from agent_tools.market_calendar import MARKET_TZ
 from agent_tools.news import NewsSource
 from agent_tools.order_desk import OrderDesk
 from agent_tools.point_in_time import PriceView
-from agent_tools.portfolio import PortfolioView, equity, peak_equity, position_before
+from agent_tools.portfolio import PortfolioView, equity, peak_equity, position_at_session_start
 from agent_tools.research import MAX_PRICE_SYMBOLS, Research
 from agent_tools.risk import RiskRule
 
@@ -42,9 +43,10 @@ class TradingDesk:
     rules: list[RiskRule]
     fill_model: FillModel
     fee_model: FeeModel
-    market_open: bool
+    market_open: Callable[[], bool]  # asked per order: a live session can run past the close
     audit_path: Path | None = None
     redact: Callable[[str], str] = str  # API keys out of what the model writes into the ledger (trade reasons)
+    clock: Callable[[], datetime] | None = None  # live: the real clock (the context's instant is the trigger)
     research: Research = field(init=False)
     portfolio: PortfolioView = field(init=False)
     orders: OrderDesk = field(init=False)
@@ -55,7 +57,8 @@ class TradingDesk:
         self._ensure_initialized()
         self.trail = AuditTrail(self.ctx.session_id, self._now, self.audit_path)
         self.research = Research(self.ctx, self.view, self.news, self._now)
-        self.portfolio = PortfolioView(self.ctx, self.view, self.ledger, position_before(self.ledger, self.ctx.day))
+        self.portfolio = PortfolioView(self.ctx, self.view, self.ledger,
+                                       position_at_session_start(self.ledger, self.ctx.session_id))
         self.orders = OrderDesk(
             ctx=self.ctx, ledger=self.ledger, broker=self.broker, rules=self.rules, fill_model=self.fill_model,
             fee_model=self.fee_model, market_open=self.market_open, universe=frozenset(self.view.universe),
@@ -73,13 +76,15 @@ class TradingDesk:
             return {
                 "date": self.ctx.day.isoformat(),
                 "positions": self.ledger.positions_snapshot(cents(self.ctx.initial_cash), {}),
-                "time": self._now(),
+                "time": self.ctx.instant.astimezone(MARKET_TZ).isoformat(),  # the session instant (chronology)
                 "session_id": self.ctx.session_id,
             }
         self.ledger.append(build)
 
     def _now(self) -> str:
-        return self.ctx.instant.astimezone(MARKET_TZ).isoformat()
+        """When things happen: the session's instant in a replay, the clock in a live session."""
+        moment = self.clock() if self.clock is not None else self.ctx.instant
+        return moment.astimezone(MARKET_TZ).isoformat()
 
     # -- what the session and the tests look at ----------------------------------------------------------------
     @property
@@ -112,7 +117,7 @@ class TradingDesk:
         return self.research.search_news(query, ticker, limit)
 
     def get_portfolio(self) -> dict:
-        return self.portfolio.report(self._now(), self.trades_this_session, self.market_open)
+        return self.portfolio.report(self._now(), self.trades_this_session, self.market_open())
 
     def trade(self, side: str, symbol: str, amount: object, reason: str | None = None, call_id: str | None = None) -> dict:
         return self.orders.trade(side, symbol, amount, reason, call_id)

@@ -214,6 +214,8 @@ class LiveSettings(Strict):
     order_timeout_seconds: float = Field(30.0, gt=0)
     poll_interval_seconds: float = Field(0.5, gt=0)
     http_timeout_seconds: float = Field(10.0, gt=0, description="per HTTP request to Alpaca (requests has none by default)")
+    retry_attempts: int = Field(4, ge=1, le=10, description="tries per Alpaca request on 429, 5xx, timeouts")
+    retry_backoff_seconds: float = Field(0.5, gt=0, le=60, description="first wait between tries; doubles each time")
     out_dir: str = Field("runs/live", description="live ledgers and logs, apart from replays (--out overrides)")
 
 

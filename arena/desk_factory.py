@@ -89,10 +89,13 @@ def session_context(config: ArenaConfig, model: ModelSettings, instant: datetime
 
 def build_desk(config: ArenaConfig, ctx: SessionContext, market: Market, view: PriceView | None = None,
                broker: Broker | None = None, news: NewsSource | None = None,
-               ledger: PositionLedger | None = None, redact: Callable[[str], str] | None = None) -> TradingDesk:
+               ledger: PositionLedger | None = None, redact: Callable[[str], str] | None = None,
+               clock: Callable[[], datetime] | None = None) -> TradingDesk:
     """One session's desk: the view, ledger, broker, rules and pricing models bound to an immutable context.
 
     `redact` removes secrets from what the model writes into the ledger; by default every configured key variable.
+    `clock` (live sessions): the real time, which moves on during the session; market hours are checked against
+    it per order. Without it the session's instant is the time (a replay).
     """
     view = view or MarketView(market.data, ctx.instant, market.calendar)
     ledger = ledger or PositionLedger.for_signature(ctx.out_dir, ctx.signature, tuple(config.universe))
@@ -106,7 +109,8 @@ def build_desk(config: ArenaConfig, ctx: SessionContext, market: Market, view: P
         rules=default_rules(),
         fill_model=build_fill_model(execution.slippage_bps),
         fee_model=build_fee_model(execution.fee_model, execution.per_share, execution.fee_minimum, execution.fee_bps),
-        market_open=market.calendar.is_open(ctx.instant),
+        market_open=lambda: market.calendar.is_open(clock() if clock is not None else ctx.instant),
         audit_path=ctx.log_dir / "audit.jsonl",
         redact=redact or Redactor.from_env(secret_env_names(config)),
+        clock=clock,
     )

@@ -6,6 +6,7 @@ biggest movers; the model asks the tools for anything else.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from agent_tools.context import SessionContext
@@ -109,12 +110,31 @@ def information_note(ctx: SessionContext, view: PriceView) -> str:
     return note + "; orders fill at those prices plus slippage."
 
 
+LATE_AFTER = timedelta(minutes=1)
+
+
+def time_line(ctx: SessionContext, clock: datetime) -> str:
+    """The session's time. A live session running away from its trigger (a rerun at 15:30 of the 10:00 trigger)
+    says both: the trigger it belongs to and the clock that prices and orders follow."""
+    trigger = ctx.instant.astimezone(MARKET_TZ)
+    now = clock.astimezone(MARKET_TZ)
+    if ctx.mode != "live" or abs(now - trigger) < LATE_AFTER:
+        return f"Now: {trigger:%A %Y-%m-%d %H:%M %Z} ({ctx.mode} session)."
+    minutes = round(abs(now - trigger).total_seconds() / 60)
+    gap = f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+    return (f"Now: {now:%A %Y-%m-%d %H:%M %Z} ({ctx.mode} session). This session belongs to the "
+            f"{trigger:%H:%M %Z} trigger of {trigger:%Y-%m-%d} but runs {gap} {'after' if now > trigger else 'before'} "
+            f"it: prices and orders are as of now ({now:%H:%M}), not {trigger:%H:%M}.")
+
+
 def opening_messages(ctx: SessionContext, view: PriceView, state: LedgerState, execution_note: str,
                      history_days: int, note: str | None = None) -> list[dict]:
-    """`note`: a fact the harness must tell the model first (live: a reconciliation with the broker)."""
-    when = ctx.instant.astimezone(MARKET_TZ)
+    """`note`: a fact the harness must tell the model first (live: a reconciliation with the broker).
+
+    The clock is the view's instant: the trigger in a replay, the real (or pinned) time in a live session.
+    """
     today = (
-        f"Now: {when:%A %Y-%m-%d %H:%M %Z} ({ctx.mode} session). {information_note(ctx, view)}\n"
+        f"{time_line(ctx, view.instant)} {information_note(ctx, view)}\n"
         + (f"{note}\n" if note else "")
         + f"{market_summary(view, state, history_days)}\n"
         "Use the tools to research and trade, then finish."

@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -78,11 +79,18 @@ async def run_model_session(config: ArenaConfig, model: ModelSettings, backend: 
                             out_dir: Path, market: Market, ledger: PositionLedger | None = None, *,
                             view: PriceView | None = None, broker: Broker | None = None, mode: str = "replay",
                             dry_run: bool = False, redact: Redactor | None = None,
-                            note: str | None = None) -> SessionOutcome:
-    """Build the desk and its MCP server for one trigger, connect in-process, run the session."""
+                            note: str | None = None, clock: Callable[[], datetime] | None = None) -> SessionOutcome:
+    """Build the desk and its MCP server for one trigger, connect in-process, run the session.
+
+    `clock` (live): the real time, for market hours per order and the model's "now" next to its trigger.
+    """
     ctx = session_context(config, model, instant, out_dir, mode=mode, dry_run=dry_run)  # type: ignore[arg-type]
     view = view or MarketView(market.data, instant, market.calendar)
-    desk = build_desk(config, ctx, market, view=view, broker=broker, ledger=ledger, redact=redact)
+    desk = build_desk(config, ctx, market, view=view, broker=broker, ledger=ledger, redact=redact,
+                      clock=clock)
+    # The session's time limit also bounds what a broker may spend on one order (an order still open then is
+    # canceled and followed to a final state).
+    desk.orders.deadline = time.monotonic() + config.bounds_for(model).timeout_seconds
     server = build_tool_server(desk)
     async with Client(server) as client:
         session = Session(ctx=ctx, backend=backend, client=client, bounds=config.bounds_for(model), view=view,

@@ -8,7 +8,7 @@ text, charts and HTML renderers share, so every format shows the same numbers.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ ROW_KEYS = (
     "rank", "signature", "label", "benchmark", "baseline", "source", "model", "run", "start", "end", "trading_days",
     "initial_value", "final_value", "cumulative_return", "annualized_return", "volatility", "sharpe", "sortino",
     "max_drawdown", "max_drawdown_peak", "max_drawdown_trough", "calmar", "trades", "turnover", "fees", "win_rate",
-    "closed_trades", "average_exposure", "sessions", "failed_sessions", "prompt_tokens", "completion_tokens",
+    "closed_trades", "average_exposure", "cash_flows", "sessions", "failed_sessions", "prompt_tokens", "completion_tokens",
     "cached_tokens", "cost", "cost_per_day", "periods_per_year", "risk_free_rate",
     # how sure the leaderboard is (reports/uncertainty.py, reports/random_null.py, reports/cutoff.py)
     "sessions_failed", "fees_recorded", "cumulative_return_ci", "sharpe_ci", "annualized_return_ci",
@@ -237,6 +237,7 @@ def row(entry: Entry, report: Report) -> dict[str, Any]:
         "win_rate": _round(entry.win.rate) if entry.win else None,
         "closed_trades": entry.win.closed if entry.win else None,
         "average_exposure": _round(entry.exposure),
+        "cash_flows": _round(entry.curve.net_flows, 2) if model_only else None,
         "sessions": len(entry.sessions) if entry.has_sessions else None,
         "failed_sessions": entry.failed_sessions,
         "prompt_tokens": entry.session_total("prompt_tokens"),
@@ -335,18 +336,21 @@ def model_entry(run: ModelRun, curve: Curve, window: list[date], base_day: date,
     trades = [t for t in all_trades if first <= t.day <= last]
     part = curve.window(base_day, last)
     sessions = [s for s in run.sessions if first.isoformat() <= str(s.get("date", ""))[:10] <= last.isoformat()]
+    # Returns and risk come from the time-weighted curve (deposits are not performance); the values shown are the
+    # account's own.
+    assert part.value is not None
+    perf = replace(performance(part.equity, conventions), initial_value=float(part.value.iloc[0]),
+                   final_value=float(part.value.iloc[-1]))
     return Entry(
         label=run.label, signature=run.signature, source=run.source, baseline=run.baseline, benchmark=False,
-        curve=part, perf=performance(part.equity, conventions), model=run.model, run_dir=run.run_dir,
+        curve=part, perf=perf, model=run.model, run_dir=run.run_dir,
         own_range=(run.first_day, run.last_day), trades=trades, sessions=sessions, run=run,
         win=win_rate(all_trades, {t.ledger_id for t in trades if t.side == "sell"}),
-        turnover=turnover(trades, part.equity), exposure=average_exposure(part.exposure),
+        turnover=turnover(trades, part.value), exposure=average_exposure(part.exposure),
     )
 
 
 def _with_reason(trade: Trade, reason: str) -> Trade:
-    from dataclasses import replace
-
     return replace(trade, reason=reason)
 
 

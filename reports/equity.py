@@ -5,6 +5,12 @@ session ran, or AI-Trader skipped a day) carry the position. A held symbol with 
 close (said once per symbol); one with no price at all is valued at its last fill price, or 0, with a note.
 The curve starts with a base point at the previous session's close holding the first record's position (for a fresh
 account, its initial cash), so the first day's return covers the first session's trades.
+
+Money moved into or out of an account (live reconciliation's `deposit`, `withdrawal` and the `cash_flow` of a
+`reconcile` record) is not performance: returns are time-weighted. A flow lands at the session's start, before its
+trades, so day d's return is value_d / (value_{d-1} + flow_d) - 1, and `Curve.equity` is the account's base value
+grown by those returns (what the account would be worth without the flows). `Curve.value` is what it was worth.
+Without flows the two are the same series.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from agent_tools.ledger import CASH, TRADE_ACTIONS
+from agent_tools.ledger import CASH, TRADE_ACTIONS, cash_flow_of
 from agent_tools.market_calendar import MarketCalendar, at_market_time, parse_day
 from agent_tools.market_data import MarketData
 from reports.notes import Notes
@@ -45,14 +51,41 @@ class Trade:
 
 @dataclass
 class Curve:
-    """Equity and invested share of equity at each close; the first point is the base (the close before day one)."""
+    """At each close: the time-weighted equity (flows taken out; what every return, metric and chart uses), the
+    invested share, the account's actual value and the money moved in (+) or out (-) that day. The first point is
+    the base (the close before day one)."""
 
     equity: pd.Series
     exposure: pd.Series
+    value: pd.Series | None = None
+    flows: pd.Series | None = None
+
+    def __post_init__(self) -> None:
+        if self.value is None:
+            self.value = self.equity
+        if self.flows is None:
+            self.flows = pd.Series(0.0, index=self.equity.index, dtype=float)
 
     def window(self, base_day: date, end: date) -> Curve:
         keep = (self.equity.index >= base_day) & (self.equity.index <= end)
-        return Curve(self.equity[keep], self.exposure[keep])
+        assert self.value is not None and self.flows is not None
+        return Curve(self.equity[keep], self.exposure[keep], self.value[keep], self.flows[keep])
+
+    @property
+    def net_flows(self) -> float:
+        """Money moved in minus money moved out over the curve's days (the base point's own flows excluded)."""
+        assert self.flows is not None
+        return float(self.flows.iloc[1:].sum()) if len(self.flows) > 1 else 0.0
+
+
+def time_weighted(values: list[float], flows: list[float]) -> list[float]:
+    """The base value grown by each day's return net of that day's flow (a flow lands before the day's trades)."""
+    out = [values[0]]
+    for previous, value, flow in zip(values, values[1:], flows[1:], strict=False):
+        invested = previous + flow
+        growth = value / invested if invested > 0 else 1.0
+        out.append(out[-1] * growth)
+    return out
 
 
 def record_day(record: dict) -> date:
@@ -169,11 +202,13 @@ def model_curve(run: ModelRun, trading_days: list[date], marker: Marker, calenda
 
     cash, holdings = _split(records[0].get("positions") or {})
     value, invested = mark(cash, holdings, base)
-    index, equity, exposure = [base], [value], [invested / value if value else 0.0]
+    index, equity, exposure, flows = [base], [value], [invested / value if value else 0.0], [0.0]
     i = 0
     for day in days:
+        flow = 0.0
         while i < len(records) and record_day(records[i]) <= day:
             record = records[i]
+            flow += cash_flow_of(record) if i > 0 else 0.0  # the first record is the base, not a flow
             cash, holdings = _split(record.get("positions") or {})
             action = record.get("this_action") or {}
             price = record.get("price", action.get("price"))
@@ -184,4 +219,7 @@ def model_curve(run: ModelRun, trading_days: list[date], marker: Marker, calenda
         index.append(day)
         equity.append(value)
         exposure.append(invested / value if value else 0.0)
-    return Curve(pd.Series(equity, index=index, dtype=float), pd.Series(exposure, index=index, dtype=float))
+        flows.append(flow)
+    return Curve(pd.Series(time_weighted(equity, flows), index=index, dtype=float),
+                 pd.Series(exposure, index=index, dtype=float), pd.Series(equity, index=index, dtype=float),
+                 pd.Series(flows, index=index, dtype=float))

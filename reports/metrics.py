@@ -1,7 +1,8 @@
 """Performance and activity metrics, each a small function on an equity curve or a trade list.
 
 Conventions (stated in every output, configurable under `report` in the config):
-- returns are simple daily returns of equity marked at the close; the first one runs from the base point;
+- returns are simple daily returns of equity marked at the close, time-weighted: a day's deposit or withdrawal is
+  taken out of that day's return (reports.equity); the first one runs from the base point;
 - annualized return = (final / base) ** (periods_per_year / n) - 1 over the n daily returns (geometric);
 - volatility = sample standard deviation (ddof=1) of daily returns * sqrt(periods_per_year);
 - the per-period risk-free rate is risk_free_rate / periods_per_year;
@@ -47,7 +48,8 @@ class Conventions:
     def describe(self) -> str:
         return (f"{self.periods_per_year} trading sessions a year; risk-free rate {self.risk_free_rate:.2%} a year "
                 f"(divided by {self.periods_per_year} per session) for Sharpe and Sortino; "
-                "returns from equity marked at each close; volatility is the sample standard deviation")
+                "time-weighted returns from equity marked at each close (money deposited or withdrawn is not a "
+                "return); volatility is the sample standard deviation")
 
 
 def daily_returns(equity: pd.Series) -> np.ndarray:

@@ -13,7 +13,7 @@ import pytest
 from arena.config import DEFAULT_CONFIG, ArenaConfig, load_config
 from arena.desk_factory import Market, load_market
 
-pytest_plugins = ["tests.fakes.fake_alpaca"]  # the `alpaca` fixture: a running fake Alpaca server
+pytest_plugins = ["tests.fakes.alpaca_fixture"]  # the `alpaca` fixture: a running fake Alpaca server
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable

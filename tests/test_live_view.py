@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from alpaca.data.historical.stock import StockHistoricalDataClient
 
-from agent_tools.brokers.alpaca import set_http_timeout
+from agent_tools.alpaca_http import Backoff, configure_client
 from agent_tools.live_view import LiveView
 from agent_tools.market_calendar import MARKET_TZ, parse_instant
 from agent_tools.point_in_time import ViewError
@@ -23,11 +23,13 @@ def fake(monkeypatch):
         yield server
 
 
-def view(fake: FakeAlpaca, clock: str, pinned: bool = False, secret: str | None = None) -> LiveView:
+def view(fake: FakeAlpaca, clock: str, pinned: bool = False, secret: str | None = None, attempts: int = 3,
+         http_timeout: float = 5.0) -> LiveView:
     client = StockHistoricalDataClient(fake.key, secret or fake.secret, url_override=fake.url)
+    configure_client(client, http_timeout)
     moment = parse_instant(clock)
     return LiveView(client, tuple(SMALL_UNIVERSE), "iex", pinned=moment if pinned else None,
-                    clock=lambda: moment.astimezone(UTC))
+                    clock=lambda: moment.astimezone(UTC), retry=Backoff(attempts=attempts, base=0.01))
 
 
 def test_the_wall_clock_quotes_the_latest_bar_from_one_batched_request(fake):
@@ -80,11 +82,39 @@ def test_a_refused_key_is_one_line_naming_the_variable_not_the_key(fake):
 
 
 def test_a_hung_request_times_out_instead_of_hanging_the_session(fake):
-    live = view(fake, "2025-11-26T10:06-05:00")
-    set_http_timeout(live.client, 0.2)
+    live = view(fake, "2025-11-26T10:06-05:00", attempts=1, http_timeout=0.2)
     gate = fake.hold("/v2/stocks/bars/latest")
     try:
-        with pytest.raises(ViewError, match=r"latest bars failed \(ReadTimeout \(network\)\)"):
+        with pytest.raises(ViewError, match=r"latest bars failed \(ReadTimeout \(no answer in time\)\)"):
             live.quote("AAPL")
     finally:
         gate.released.set()
+
+
+def test_a_hung_request_is_retried_and_the_quote_arrives(fake):
+    live = view(fake, "2025-11-26T10:06-05:00", http_timeout=0.2)
+    gate = fake.hold("/v2/stocks/bars/latest")  # only the first request hangs
+    try:
+        assert live.quote("AAPL").price == float(fake.price("AAPL"))
+    finally:
+        gate.released.set()
+    assert len(fake.requests_to("GET", "/v2/stocks/bars/latest")) == 2
+
+
+@pytest.mark.parametrize("fault", [{"kind": "error", "status": 503}, {"kind": "error", "status": 429},
+                                   {"kind": "garble"}], ids=["503", "429", "unreadable"])
+def test_transient_market_data_errors_are_retried_with_backoff(fake, fault):
+    fake.fault(method="GET", path="/v2/stocks/bars", times=2, **fault)  # daily and latest bars alike
+    live = view(fake, "2025-11-26T10:06-05:00")
+    assert live.quote("AAPL").price == float(fake.price("AAPL"))
+    assert len(live.daily_history("AAPL", 3)) == 4  # three closes and today's open
+    assert fake.faults[0].times == 0
+
+
+def test_a_failure_that_outlasts_the_retries_is_one_line(fake):
+    fake.fault("error", "GET", "/v2/stocks/bars/latest", times=3, status=503)
+    live = view(fake, "2025-11-26T10:06-05:00")
+    with pytest.raises(ViewError) as caught:
+        live.quote("AAPL")
+    assert str(caught.value) == "Alpaca market data: latest bars failed (HTTP 503: service unavailable)"
+    assert len(fake.requests_to("GET", "/v2/stocks/bars/latest")) == 3

@@ -1,10 +1,15 @@
 """Orders into an Alpaca account through alpaca-py's TradingClient (a paper account unless the config says otherwise).
 
-One order's life: validate the quantity ourselves (the SDK accepts `qty=-1`), send a market order with a
-deterministic client_order_id, poll until it is filled, canceled, rejected or expired, cancel it at the timeout,
-and report the quantity really filled and its average price (a partial fill is reported as such). A network error
-on submit is followed by a resend with the same client_order_id, which Alpaca de-duplicates; when Alpaca answers
-the resend with an error we look the order up by client_order_id, so a resend can never buy twice.
+One order's life: validate the quantity ourselves (the SDK accepts `qty=-1`), write it to the order journal, send a
+market order with a deterministic client_order_id, follow it until it is filled, canceled, rejected or expired,
+cancel it at the order timeout or at the session's deadline (whichever comes first) and follow the cancel to a final
+state, then report the quantity really filled and its average price (a partial fill is reported as such).
+
+Whatever goes wrong on the way, the order is looked up by its client_order_id before anything is reported: a network
+error, a 5xx after the order was created, an answer alpaca-py cannot parse, a poll slower than the timeout. An
+order found under our id is ours only if its symbol, side and quantity are the ones we sent; anything else is an
+error, never someone else's fill. When Alpaca never confirms a final state, the report says so ("unknown", never
+"nothing filled") and the journal keeps the order for the next session start, which books its real fill.
 """
 
 from __future__ import annotations
@@ -13,46 +18,28 @@ import hashlib
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import requests
 from alpaca.common.exceptions import APIError
-from alpaca.common.rest import RESTClient
 from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderSide, TimeInForce
-from alpaca.trading.requests import MarketOrderRequest
-from requests.adapters import HTTPAdapter
+from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
+from alpaca.trading.requests import GetOrdersRequest, MarketOrderRequest
+from urllib3.exceptions import NewConnectionError
 
+from agent_tools.alpaca_http import Backoff, configure_client, describe_api_error, is_transient, with_retries
+from agent_tools.alpaca_http import set_http_timeout as set_http_timeout
 from agent_tools.brokers.base import BrokerAccount, BrokerError, Fill
-from agent_tools.live_view import describe_api_error
+from agent_tools.brokers.order_journal import OrderJournal, SentOrder
 from agent_tools.risk.base import OrderContext
 
 ALPACA_ID_MAX = 48  # Alpaca's limit on client_order_id
 TERMINAL = frozenset({"filled", "canceled", "expired", "rejected", "done_for_day", "replaced"})
 ZERO = Decimal("0")
 MAX_DECIMALS = 9  # Alpaca accepts fractional quantities to 9 decimals
-
-
-class _TimeoutAdapter(HTTPAdapter):
-    """requests waits forever by default; a hung connection must become an error we can resend after."""
-
-    def __init__(self, timeout: float):
-        super().__init__()
-        self.timeout = timeout
-
-    def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
-        return super().send(request, **kwargs)
-
-
-def set_http_timeout(client: RESTClient, seconds: float) -> None:
-    """Give an alpaca-py client a per-request timeout (it has no option for one)."""
-    adapter = _TimeoutAdapter(seconds)
-    session = client._session  # alpaca-py exposes no other way to set a timeout
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
 
 
 def alpaca_client_order_id(client_order_id: str) -> str:
@@ -64,9 +51,12 @@ def alpaca_client_order_id(client_order_id: str) -> str:
     return f"{prefix}-{digest}" if prefix else digest
 
 
+def _value(field: Any) -> str:
+    return str(getattr(field, "value", field) or "")
+
+
 def _status(order: Any) -> str:
-    status = getattr(order, "status", "")
-    return str(getattr(status, "value", status))
+    return _value(getattr(order, "status", ""))
 
 
 def _decimal(value: Any) -> Decimal:
@@ -78,6 +68,27 @@ def _decimal(value: Any) -> Decimal:
         return ZERO
 
 
+def _never_sent(exc: BaseException) -> bool:
+    """The connection was never made (refused, connect timeout): the request cannot have arrived."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError) and exc.args:
+        return isinstance(getattr(exc.args[0], "reason", None), NewConnectionError)
+    return False
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What we asked for: an order found under our client_order_id must be exactly this to be ours."""
+
+    symbol: str
+    side: str
+    quantity: Decimal
+
+    def describe(self) -> str:
+        return f"{self.side} {self.quantity.normalize():f} {self.symbol}"
+
+
 class AlpacaBroker:
     """Market orders through TradingClient; `account()` is Alpaca's cash and positions (the truth for reconciling)."""
 
@@ -85,54 +96,106 @@ class AlpacaBroker:
     execution_note = "market orders fill at Alpaca's own prices (partial fills possible); Alpaca charges no commission"
 
     def __init__(self, client: TradingClient, *, order_timeout: float = 30.0, poll_interval: float = 0.5,
-                 submit_attempts: int = 3, resend_wait: float | None = None, key_env: str = "APCA_API_KEY_ID",
-                 monotonic: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+                 submit_attempts: int = 3, retry: Backoff | None = None, key_env: str = "APCA_API_KEY_ID",
+                 journal: OrderJournal | None = None, monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
         self.client = client
         self.order_timeout = order_timeout
         self.poll_interval = poll_interval
         self.submit_attempts = max(1, submit_attempts)
-        self.resend_wait = poll_interval if resend_wait is None else resend_wait
+        self.retry = retry or Backoff(base=poll_interval)
         self.key_env = key_env
+        self.journal = journal
         self._monotonic = monotonic
         self._sleep = sleep
-        self._sent: set[str] = set()  # client_order_ids this process has sent: a conflict on these is our own order
 
     # -- account ---------------------------------------------------------------------------------------------
     def account(self) -> BrokerAccount:
-        """Alpaca's cash and positions (short positions negative); a couple of tries on network errors."""
-        last: Exception | None = None
-        for _ in range(3):
-            try:
-                account = self.client.get_account()
-                positions = self.client.get_all_positions()
-            except requests.RequestException as exc:
-                last = exc
-                self._sleep(self.resend_wait)
-                continue
-            except APIError as exc:
-                raise BrokerError(f"cannot read the Alpaca account ({describe_api_error(exc)}){self._key_hint(exc)}") from None
-            holdings: dict[str, Decimal] = {}
-            for position in positions:  # type: ignore[union-attr]
-                qty = _decimal(position.qty)
-                side = str(getattr(position.side, "value", position.side))
-                holdings[position.symbol] = -abs(qty) if side == "short" else qty
-            return BrokerAccount(_decimal(account.cash), {s: q for s, q in holdings.items() if q})  # type: ignore[union-attr]
-        raise BrokerError(f"cannot reach Alpaca to read the account ({describe_api_error(last or OSError())})")
+        """Alpaca's cash and positions (short positions negative); transient failures are retried with backoff."""
+        try:
+            account = with_retries(self.client.get_account, self.retry, self._sleep)
+            positions = with_retries(self.client.get_all_positions, self.retry, self._sleep)
+        except APIError as exc:
+            if is_transient(exc):
+                raise BrokerError(f"cannot reach Alpaca to read the account after {self.retry.attempts} tries "
+                                  f"({describe_api_error(exc)})") from None
+            raise BrokerError(f"cannot read the Alpaca account ({describe_api_error(exc)}){self._key_hint(exc)}") from None
+        except Exception as exc:
+            raise BrokerError(f"cannot reach Alpaca to read the account after {self.retry.attempts} tries "
+                              f"({describe_api_error(exc)})") from None
+        holdings: dict[str, Decimal] = {}
+        prices: dict[str, Decimal] = {}
+        for position in positions:  # type: ignore[union-attr]
+            qty = _decimal(position.qty)
+            holdings[position.symbol] = -abs(qty) if _value(position.side) == "short" else qty
+            if _decimal(getattr(position, "current_price", None)) > 0:
+                prices[position.symbol] = _decimal(position.current_price)
+        return BrokerAccount(_decimal(account.cash), {s: q for s, q in holdings.items() if q}, prices)  # type: ignore[union-attr]
+
+    def open_orders(self) -> list[Any]:
+        """Every order still open at Alpaca (with retries)."""
+        request = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500)
+        try:
+            return list(with_retries(lambda: self.client.get_orders(request), self.retry, self._sleep))
+        except Exception as exc:
+            raise BrokerError(f"cannot list the open orders at Alpaca ({describe_api_error(exc)})") from None
 
     def _key_hint(self, exc: APIError) -> str:
         return f"; check the key in {self.key_env}" if exc.status_code in (401, 403) else ""
 
     # -- orders ----------------------------------------------------------------------------------------------
-    def execute(self, order: OrderContext, client_order_id: str) -> Fill:
+    def execute(self, order: OrderContext, client_order_id: str, deadline: float | None = None) -> Fill:
         if not order.market_open:
             raise BrokerError("the market is closed; market orders are sent only in market hours")
         quantity = self._checked_quantity(order)
+        if deadline is not None and self._monotonic() >= deadline:
+            raise BrokerError("the session's time limit is reached; the order was not sent")
         coid = alpaca_client_order_id(client_order_id)
-        placed = self._submit(order, quantity, coid)
+        want = Wanted(order.symbol, order.side, quantity)
+        sent_before = self.journal is not None and self.journal.was_sent(client_order_id)
+        if self.journal is not None and not sent_before:  # before it leaves: a crash from here on is found later
+            self.journal.sent(SentOrder(client_order_id, coid, client_order_id.rsplit("#", 1)[0], order.side,
+                                        order.symbol, quantity, datetime.now(UTC).isoformat(timespec="seconds")))
+        try:
+            placed = self._submit(want, coid, unknown_earlier=self.journal is not None and not sent_before)
+        except ForeignOrder:
+            self._final(client_order_id, "not_ours", ZERO)
+            raise
+        except NotPlaced:
+            self._final(client_order_id, "not_placed", ZERO)
+            raise
         if isinstance(placed, Fill):
+            self._final(client_order_id, placed.status, ZERO)
             return placed
-        final, note = self._wait(placed)
-        return self._fill(final, quantity, note)
+        final, note = self._follow(placed, coid, deadline)
+        fill = self._fill(final, want, coid, note)
+        if _status(final) in TERMINAL:
+            self._final(client_order_id, _status(final), fill.quantity)
+        return fill
+
+    def follow_up(self, sent: SentOrder) -> Fill | None:
+        """An order an earlier process sent (from the journal): find it, check it is ours, follow it to a final
+        state (canceling it at the order timeout) and say what filled. None when it never reached Alpaca or the
+        id belongs to another order."""
+        want = Wanted(sent.symbol, sent.side, sent.quantity)
+        found = self._lookup(sent.broker_order_id)
+        if found is None:
+            self._final(sent.client_order_id, "not_placed", ZERO)
+            return None
+        try:
+            self._ours(found, want, sent.broker_order_id)
+        except ForeignOrder:
+            self._final(sent.client_order_id, "not_ours", ZERO)
+            return None
+        final, note = self._follow(found, sent.broker_order_id, None)
+        fill = self._fill(final, want, sent.broker_order_id, note)
+        if _status(final) in TERMINAL:
+            self._final(sent.client_order_id, _status(final), fill.quantity)
+        return fill
+
+    def _final(self, client_order_id: str, status: str, filled: Decimal) -> None:
+        if self.journal is not None:
+            self.journal.final(client_order_id, status, filled)
 
     def _checked_quantity(self, order: OrderContext) -> Decimal:
         """Alpaca-py would send a negative or absurd quantity; refuse it here, before anything leaves."""
@@ -147,88 +210,125 @@ class AlpacaBroker:
             raise BrokerError(f"not an order: side {order.side!r}, symbol {order.symbol!r}")
         return qty
 
-    def _submit(self, order: OrderContext, quantity: Decimal, coid: str) -> Any:
-        """Send, resending after network errors with the same id; returns Alpaca's order, or a Fill when settled."""
-        request = MarketOrderRequest(symbol=order.symbol, qty=float(quantity),
-                                     side=OrderSide.BUY if order.side == "buy" else OrderSide.SELL,
+    def _submit(self, want: Wanted, coid: str, unknown_earlier: bool = False) -> Any:
+        """Send, resending after failures with the same id; returns our order at Alpaca, or a Fill when refused.
+
+        After any failure the order is looked up by client_order_id first: if it arrived (a lost answer, a 5xx after
+        creation, an unreadable answer) it is followed, never sent twice. `unknown_earlier`: our journal never sent
+        this id, so an order Alpaca already holds under it at the first try came from a process without a journal;
+        its fill is in the positions reconciled at session start, so it is reported, not booked again.
+        """
+        request = MarketOrderRequest(symbol=want.symbol, qty=float(want.quantity),
+                                     side=OrderSide.BUY if want.side == "buy" else OrderSide.SELL,
                                      time_in_force=TimeInForce.DAY, client_order_id=coid)
-        last: Exception | None = None
+        failures: list[BaseException] = []
+        confirmed_absent = False
         for attempt in range(self.submit_attempts):
-            resend = coid in self._sent
-            self._sent.add(coid)
             try:
-                return self.client.submit_order(request)
-            except requests.RequestException as exc:  # the order may or may not have arrived: resend, Alpaca dedupes
-                last = exc
-                if attempt + 1 < self.submit_attempts:
-                    self._sleep(self.resend_wait)
-                continue
+                return self._ours(self.client.submit_order(request), want, coid)
+            except ForeignOrder:
+                raise
             except APIError as exc:
                 if exc.status_code == 401:
                     raise BrokerError(f"Alpaca refused the API key (HTTP 401){self._key_hint(exc)}") from None
-                existing = self._lookup(coid)
-                if existing is None:
-                    return Fill("rejected", ZERO, ZERO, ZERO, message=f"Alpaca refused the order: {describe_api_error(exc)}")
-                if resend:
-                    return existing  # our own first send did arrive: follow that order
-                filled = _decimal(existing.filled_qty)
-                return Fill("already_sent", ZERO, ZERO, ZERO, order_id=str(existing.id), message=(
-                    f"order {coid} had already been sent before a restart (Alpaca: {_status(existing)}, {filled} filled); "
-                    "its effect is in the positions reconciled at session start, so it was not sent again"))
-        failure = describe_api_error(last or OSError())
-        try:
-            existing = self._lookup(coid)
-        except BrokerError:
-            raise BrokerError(f"could not reach Alpaca to send order {coid} ({failure}); if it arrived after all, "
-                              "the reconciliation after the session records its fill") from None
-        if existing is not None:
-            return existing
-        raise BrokerError(f"could not reach Alpaca after {self.submit_attempts} attempts ({failure}); "
-                          f"order {coid} was not placed")
+                failure: BaseException = exc
+            except Exception as exc:  # network, timeout, an unreadable answer: the order may have arrived
+                failure = exc
+            failures.append(failure)
+            found, reached = self._lookup_quietly(coid)
+            if found is not None and attempt == 0 and unknown_earlier and isinstance(failure, APIError) \
+                    and failure.status_code == 422:
+                self._ours(found, want, coid)
+                return Fill("already_sent", ZERO, ZERO, ZERO, order_id=str(found.id), message=(
+                    f"order {coid} had already been sent before a restart (Alpaca: {_status(found)}, "
+                    f"{_decimal(found.filled_qty)} filled); its effect is in the positions reconciled at session "
+                    "start, so it was not sent again"))
+            if found is not None:
+                return self._ours(found, want, coid)
+            confirmed_absent = reached
+            if isinstance(failure, APIError) and not is_transient(failure):
+                return Fill("rejected", ZERO, ZERO, ZERO, message=f"Alpaca refused the order: {describe_api_error(failure)}")
+            if attempt + 1 < self.submit_attempts:
+                self._sleep(self.retry.wait(attempt))
+        last = describe_api_error(failures[-1])
+        if all(_never_sent(f) for f in failures):
+            raise NotPlaced(f"could not reach Alpaca to send order {coid} ({last}); it was not placed")
+        if confirmed_absent:
+            raise NotPlaced(f"Alpaca failed {len(failures)} times ({last}) and holds no order {coid}; it was not placed")
+        return Fill("unknown", ZERO, ZERO, ZERO, message=(
+            f"Alpaca did not confirm order {coid} ({last}); it may have arrived: it is looked up again at the next "
+            "session start and booked with its real fill; do not send it again"))
+
+    def _ours(self, order: Any, want: Wanted, coid: str) -> Any:
+        """The order under our client_order_id, if it is the one we sent (symbol, side, quantity); else an error."""
+        got = Wanted(str(getattr(order, "symbol", "")), _value(getattr(order, "side", "")),
+                     _decimal(getattr(order, "qty", None)))
+        if got != want:
+            raise ForeignOrder(
+                f"client_order_id {coid} is taken at Alpaca by another order ({got.describe()}, "
+                f"{_status(order) or 'unknown status'}), not the {want.describe()} sent now; it is not ours, so "
+                "nothing was booked and nothing was sent")
+        return order
 
     def _lookup(self, coid: str) -> Any | None:
-        """GET /v2/orders:by_client_order_id: the order Alpaca holds under our id, or None if there is none."""
-        for _ in range(2):
-            try:
-                return self.client.get_order_by_client_id(coid)
-            except APIError as exc:
-                if exc.status_code == 404:
-                    return None
-                raise BrokerError(f"cannot look up order {coid} at Alpaca ({describe_api_error(exc)})") from None
-            except requests.RequestException:
-                self._sleep(self.resend_wait)
-        raise BrokerError(f"cannot reach Alpaca to look up order {coid}; the reconciliation after the session "
-                          "records any fill")
+        """GET /v2/orders:by_client_order_id (with retries): Alpaca's order under our id, None if there is none."""
+        try:
+            return with_retries(lambda: self.client.get_order_by_client_id(coid), self.retry, self._sleep)
+        except APIError as exc:
+            if exc.status_code == 404:
+                return None
+            raise BrokerError(f"cannot look up order {coid} at Alpaca ({describe_api_error(exc)})") from None
+        except Exception as exc:
+            raise BrokerError(f"cannot reach Alpaca to look up order {coid} ({describe_api_error(exc)})") from None
+
+    def _lookup_quietly(self, coid: str) -> tuple[Any | None, bool]:
+        """One look-up after a failure: (the order or None, whether Alpaca answered)."""
+        try:
+            return self.client.get_order_by_client_id(coid), True
+        except APIError as exc:
+            return None, exc.status_code == 404
+        except Exception:
+            return None, False
 
     def _refresh(self, order: Any) -> Any:
         try:
             return self.client.get_order_by_id(order.id)
-        except (requests.RequestException, APIError):
-            return order  # a transient failure: keep the last known state and poll again
+        except Exception:
+            return order  # a transient failure or an unreadable answer: keep the last known state, poll again
 
-    def _wait(self, order: Any) -> tuple[Any, str]:
-        """Poll until a final state; at the timeout cancel, then wait (bounded) for the cancel to settle."""
-        deadline = self._monotonic() + self.order_timeout
-        while _status(order) not in TERMINAL and self._monotonic() < deadline:
-            self._sleep(self.poll_interval)
+    def _follow(self, order: Any, coid: str, deadline: float | None) -> tuple[Any, str]:
+        """Poll until a final state; at the order timeout or the session's deadline cancel, then follow the cancel
+        (bounded) and, if the polls never said, look the order up by client_order_id before giving up."""
+        limit = self._monotonic() + self.order_timeout
+        cut_by_session = deadline is not None and deadline < limit
+        if cut_by_session:
+            limit = deadline  # type: ignore[assignment]
+        while _status(order) not in TERMINAL and self._monotonic() < limit:
+            self._sleep(max(0.0, min(self.poll_interval, limit - self._monotonic())))
             order = self._refresh(order)
         if _status(order) in TERMINAL:
             return order, ""
         try:
             self.client.cancel_order_by_id(order.id)
-        except (requests.RequestException, APIError):
+        except Exception:
             pass  # filled meanwhile (not cancelable) or a network error: the polls below tell which
-        note = f"the rest was canceled at the {self.order_timeout:g} s order timeout"
+        why = "the session's time limit" if cut_by_session else f"the {self.order_timeout:g} s order timeout"
+        note = f"the rest was canceled at {why}"
         settle = self._monotonic() + max(self.poll_interval * 5, min(self.order_timeout, 5.0))
         order = self._refresh(order)
         while _status(order) not in TERMINAL and self._monotonic() < settle:
             self._sleep(self.poll_interval)
             order = self._refresh(order)
         if _status(order) not in TERMINAL:
-            note = ("Alpaca has not confirmed the cancel yet; a later fill is picked up by the next reconciliation")
+            found, _reached = self._lookup_quietly(coid)
+            if found is not None and str(found.id) == str(order.id):
+                order = found
+        if _status(order) not in TERMINAL:
+            note = (f"Alpaca has not confirmed a final state after the cancel at {why}; what fills later is booked "
+                    "at the next session start")
         return order, note
 
-    def _fill(self, order: Any, requested: Decimal, note: str) -> Fill:
+    def _fill(self, order: Any, want: Wanted, coid: str, note: str) -> Fill:
         status = _status(order)
         filled = _decimal(order.filled_qty)
         price = _decimal(order.filled_avg_price) if filled > 0 else ZERO
@@ -240,13 +340,24 @@ class AlpacaBroker:
             message = f"Alpaca reports the order {status}"
         else:
             message = note
-        if 0 < filled < requested and status == "filled":
+        if status not in TERMINAL and filled <= 0:
+            return Fill("unknown", ZERO, ZERO, ZERO, order_id=str(order.id), message=(
+                f"order {coid} is still {status or 'unconfirmed'} at Alpaca; {message}; do not send it again"))
+        if 0 < filled < want.quantity and status in ("filled", "partially_filled"):
             status = "partially_filled"
         return Fill(status, filled, price, ZERO, order_id=str(order.id), message=message)
+
+
+class ForeignOrder(BrokerError):
+    """Our client_order_id is taken at Alpaca by an order that is not the one we sent."""
+
+
+class NotPlaced(BrokerError):
+    """The order certainly did not reach Alpaca."""
 
 
 def trading_client(key: str, secret: str, *, paper: bool, url: str | None, http_timeout: float) -> TradingClient:
     """A TradingClient with a request timeout; `url` overrides the base URL (a proxy, or a fake server in tests)."""
     client = TradingClient(key, secret, paper=paper, url_override=url)
-    set_http_timeout(client, http_timeout)
+    configure_client(client, http_timeout)
     return client

@@ -14,7 +14,7 @@ class SimulatedBroker:
 
     name = "simulated"
 
-    def execute(self, order: OrderContext, client_order_id: str) -> Fill:
+    def execute(self, order: OrderContext, client_order_id: str, deadline: float | None = None) -> Fill:
         return Fill("filled", order.quantity, order.fill_price, order.fee, order_id=client_order_id)
 
     def account(self) -> BrokerAccount | None:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import click
 from alpaca.data.historical.stock import StockHistoricalDataClient
 
-from agent_tools.brokers.alpaca import AlpacaBroker, set_http_timeout, trading_client
+from agent_tools.alpaca_http import Backoff, configure_client
+from agent_tools.brokers.alpaca import AlpacaBroker, trading_client
+from agent_tools.brokers.order_journal import OrderJournal
 from agent_tools.live_view import LiveView
 from agent_tools.market_calendar import MARKET_TZ, MarketCalendar
 from arena.config import ArenaConfig, ConfigError, LiveSettings, ModelSettings
@@ -65,11 +68,16 @@ def check_separate_accounts(plans: list[ModelPlan]) -> None:
 
 def data_client(plan: ModelPlan) -> StockHistoricalDataClient:
     client = StockHistoricalDataClient(plan.key, plan.secret, url_override=plan.settings.data_url)
-    set_http_timeout(client, plan.settings.http_timeout_seconds)
+    configure_client(client, plan.settings.http_timeout_seconds)
     return client
 
 
-def alpaca_broker(plan: ModelPlan, warn: bool = True) -> AlpacaBroker:
+def retry_policy(settings: LiveSettings) -> Backoff:
+    return Backoff(attempts=settings.retry_attempts, base=settings.retry_backoff_seconds)
+
+
+def alpaca_broker(plan: ModelPlan, model_dir: Path, warn: bool = True) -> AlpacaBroker:
+    """The model's Alpaca account; its order journal lives in `<model_dir>/orders/journal.jsonl`."""
     s = plan.settings
     if s.allow_live_account and warn:
         click.echo(f"WARNING: {plan.signature}: live.allow_live_account is true: orders go to a REAL-MONEY Alpaca account",
@@ -77,11 +85,11 @@ def alpaca_broker(plan: ModelPlan, warn: bool = True) -> AlpacaBroker:
     client = trading_client(plan.key, plan.secret, paper=not s.allow_live_account, url=s.trading_url,
                             http_timeout=s.http_timeout_seconds)
     return AlpacaBroker(client, order_timeout=s.order_timeout_seconds, poll_interval=s.poll_interval_seconds,
-                        key_env=s.api_key_env)
+                        key_env=s.api_key_env, retry=retry_policy(s), journal=OrderJournal.for_model(model_dir))
 
 
 def live_view(config: ArenaConfig, plan: ModelPlan, calendar: MarketCalendar, pinned: datetime | None) -> LiveView:
     today = (pinned or datetime.now(MARKET_TZ)).astimezone(MARKET_TZ).date()
     return LiveView(data_client(plan), config.membership.visible(today), plan.settings.data_feed, calendar, pinned=pinned,
-                    key_env=plan.settings.api_key_env)
+                    key_env=plan.settings.api_key_env, retry=retry_policy(plan.settings))
 

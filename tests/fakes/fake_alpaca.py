@@ -3,20 +3,36 @@
 One server answers both base URLs (`/v2/account`, `/v2/orders`, ... and `/v2/stocks/bars`, ...). State is an
 account (cash, positions) and its orders; every request is recorded. Behaviours are scripted per symbol:
 
-  "fill"    (default) the order is `new` on submit and `filled` on the first poll
+  "fill"    (default) the order is `new` on submit and `filled` on poll number `after_polls` (default 1)
   "partial" `partially_filled` with `fill_qty` shares on the first poll, never more; a cancel leaves those filled
   "reject"  `new` on submit, `rejected` on the first poll
   "refuse"  the submit itself fails: HTTP 403 "insufficient buying power"
+  "open"    stays `new` whatever the polls (an order a crashed run left open); a cancel cancels it
 
-`drop_next_submit()` makes the next POST /v2/orders create the order and then close the connection without an
-answer (a network error after the order arrived). `hold(path)` parks the first matching request until released.
-A re-used client_order_id gets Alpaca's 422 "client_order_id must be unique". Prices are deterministic per symbol.
-The server shuts itself down after `max_lifetime` seconds whatever the test does.
+Faults are stateful and consumed in order (`fault(kind, method, path, times=...)`, `path` a prefix):
+
+  "error"        answer `status` (default 503) without doing anything
+  "error_after"  do what was asked (e.g. create the order), then answer `status` (default 500)
+  "garble"       do what was asked, then answer 200 with a body alpaca-py cannot parse (`body`)
+  "drop"         do what was asked, then close the connection without an answer
+  "slow"         do what was asked, then wait `delay` seconds before answering (past the client's timeout)
+
+`drop_next_submit()` is `fault("drop", "POST", "/v2/orders")`. `hold(path)` parks the first matching request until
+released. A re-used client_order_id gets Alpaca's 422 "client_order_id must be unique". `deposit()` and `reset()`
+move money the way Alpaca's dashboard does. Prices are deterministic per symbol. The server shuts itself down after
+`max_lifetime` seconds whatever the test does.
+
+Standalone (for drills and scripts): `python -m tests.fakes.fake_alpaca [--port N] [--lifetime S]` prints
+`FAKE_ALPACA_URL=http://127.0.0.1:N` and serves until killed; `GET /_fake/state` shows cash, positions and orders,
+and `POST /_fake/<fault|behave|deposit|reset|order>` with a JSON body calls the method of that name.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import signal
+import sys
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -27,12 +43,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-
 from agent_tools.market_calendar import MARKET_TZ, MarketCalendar
 from arena.config import DEFAULT_CONFIG
 
 TERMINAL = {"filled", "canceled", "expired", "rejected"}
+FAULT_KINDS = ("error", "error_after", "garble", "drop", "slow")
 
 
 def iso(moment: datetime) -> str:
@@ -50,15 +65,32 @@ def base_price(symbol: str) -> Decimal:
 
 
 @dataclass
+class Fault:
+    """One scripted failure of the requests matching `method` and the path prefix, `times` times."""
+
+    kind: str
+    method: str
+    path: str
+    times: int = 1
+    status: int = 503
+    body: str = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+    delay: float = 5.0
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.times > 0 and method == self.method and path.startswith(self.path)
+
+
+@dataclass
 class Gate:
     path: str
+    method: str | None = None
     reached: threading.Event = field(default_factory=threading.Event)
     released: threading.Event = field(default_factory=threading.Event)
 
 
 class FakeAlpaca:
     def __init__(self, key: str = "fake-key-id-1234", secret: str = "fake-secret-5678", cash: str = "10000",
-                 max_lifetime: float = 60.0, latest_bar_time: datetime | None = None):
+                 max_lifetime: float = 60.0, latest_bar_time: datetime | None = None, port: int = 0):
         self.key, self.secret = key, secret
         self.cash = Decimal(cash)
         self.positions: dict[str, Decimal] = {}
@@ -69,15 +101,16 @@ class FakeAlpaca:
         self.gates: list[Gate] = []
         self.latest_bar_time = latest_bar_time
         self.extra_daily: dict[str, list[dict]] = {}  # raw daily bars appended to a symbol's answer, as given
-        self._drop_submits = 0
+        self.faults: list[Fault] = []
         self._lock = threading.RLock()
         self._calendar = MarketCalendar()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._watchdog = threading.Timer(max_lifetime, self.stop)
         self._watchdog.daemon = True
         self._stopped = False
+        self._stopping = threading.Event()
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
     @property
@@ -95,6 +128,7 @@ class FakeAlpaca:
             if self._stopped:
                 return
             self._stopped = True
+        self._stopping.set()
         for gate in self.gates:
             gate.released.set()
         self._watchdog.cancel()
@@ -116,25 +150,64 @@ class FakeAlpaca:
     def behave(self, symbol: str, kind: str, **params: Any) -> None:
         self.behaviours[symbol] = {"kind": kind, **params}
 
-    def drop_next_submit(self) -> None:
-        self._drop_submits += 1
+    def fault(self, kind: str, method: str = "POST", path: str = "/v2/orders", times: int = 1,
+              **params: Any) -> Fault:
+        """Script a failure of the next `times` matching requests (see the module docstring for the kinds)."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(FAULT_KINDS)}")
+        if kind == "error_after" and "status" not in params:
+            params["status"] = 500
+        fault = Fault(kind, method.upper(), path, times, **params)
+        with self._lock:
+            self.faults.append(fault)
+        return fault
 
-    def hold(self, path: str) -> Gate:
-        gate = Gate(path)
+    def drop_next_submit(self) -> None:
+        self.fault("drop", "POST", "/v2/orders")
+
+    def deposit(self, amount: str | int | float) -> None:
+        """Money moved into (or, negative, out of) the account: not a trade."""
+        with self._lock:
+            self.cash += Decimal(str(amount))
+
+    def reset(self, cash: str | int | float = "100000") -> None:
+        """The paper dashboard's reset: positions gone, open orders canceled, cash set."""
+        with self._lock:
+            self.positions.clear()
+            for order in self.orders.values():
+                if order["status"] not in TERMINAL:
+                    order["status"] = "canceled"
+            self.cash = Decimal(str(cash))
+
+    def hold(self, path: str, method: str | None = None) -> Gate:
+        """Park the first request matching `path` (a prefix) and `method` (any when None) until released."""
+        gate = Gate(path, method.upper() if method else None)
         self.gates.append(gate)
         return gate
 
     def set_position(self, symbol: str, qty: str | int) -> None:
         self.positions[symbol] = Decimal(str(qty))
 
-    def add_order(self, client_order_id: str, symbol: str, qty: int, side: str = "buy", status: str = "filled") -> dict:
-        """An order that exists already (sent by an earlier process), applied to the account if filled."""
+    def add_order(self, client_order_id: str, symbol: str, qty: int | str, side: str = "buy",
+                  status: str = "filled") -> dict:
+        """An order that exists already (sent by an earlier process, or by someone else), applied to the account
+        if filled; `status="new"` leaves it open, to move along its symbol's behaviour when polled."""
         with self._lock:
             order = self._new_order({"symbol": symbol, "qty": qty, "side": side, "client_order_id": client_order_id})
             if status == "filled":
-                self._fill(order, Decimal(qty))
+                self._fill(order, Decimal(str(qty)))
             order["status"] = status
             return order
+
+    def order_by_client_id(self, client_order_id: str) -> dict | None:
+        found = [o for o in self.orders.values() if o["client_order_id"] == client_order_id]
+        return found[0] if found else None
+
+    def state(self) -> dict:
+        """Cash, positions and orders, JSON-ready (for assertions and for `GET /_fake/state`)."""
+        with self._lock:
+            return {"cash": str(self.cash), "positions": {s: str(q) for s, q in self.positions.items()},
+                    "orders": [self._public(o) for o in self.orders.values()]}
 
     # -- views for assertions ------------------------------------------------------------------------------------
     def requests_to(self, method: str, path: str) -> list[dict]:
@@ -192,6 +265,8 @@ class FakeAlpaca:
         elif kind == "reject":
             order["status"] = "rejected"
             order["failed_at"] = iso(datetime.now(UTC))
+        elif kind == "open":
+            order["status"] = "new"
 
     def _public(self, order: dict) -> dict:
         return {k: v for k, v in order.items() if not k.startswith("_")}
@@ -261,10 +336,13 @@ class FakeAlpaca:
                 return 200, self._positions()
             if path == "/v2/orders" and method == "POST":
                 return self._submit(body or {})
+            if path == "/v2/orders" and method == "GET":
+                return 200, self._list_orders(query)
             if path == "/v2/orders:by_client_order_id" and method == "GET":
-                coid = query.get("client_order_id", "")
-                found = [o for o in self.orders.values() if o["client_order_id"] == coid]
-                return (200, self._public(found[0])) if found else (404, {"code": 40410000, "message": "order not found"})
+                found = self.order_by_client_id(query.get("client_order_id", ""))
+                if found is not None:
+                    self._advance(found)
+                return (200, self._public(found)) if found else (404, {"code": 40410000, "message": "order not found"})
             if path.startswith("/v2/orders/"):
                 order = self.orders.get(path.rsplit("/", 1)[1])
                 if order is None:
@@ -291,6 +369,14 @@ class FakeAlpaca:
                 return 200, {"bars": bars, "next_page_token": None}
             return 404, {"code": 40410000, "message": f"no route {method} {path}"}
 
+    def _list_orders(self, query: dict[str, str]) -> list[dict]:
+        """GET /v2/orders: `status` open (default), closed or all; newest first, at most `limit` (default 50)."""
+        wanted = query.get("status", "open")
+        orders = [o for o in self.orders.values()
+                  if wanted == "all" or (o["status"] in TERMINAL) == (wanted == "closed")]
+        orders.sort(key=lambda o: o["created_at"], reverse=True)
+        return [self._public(o) for o in orders[: int(query.get("limit", 50))]]
+
     def _submit(self, body: dict) -> tuple[int, Any]:
         coid = body.get("client_order_id")
         if coid and any(o["client_order_id"] == coid for o in self.orders.values()):
@@ -301,6 +387,21 @@ class FakeAlpaca:
         if Decimal(str(body.get("qty", 0))) <= 0:
             return 422, {"code": 40010001, "message": "qty must be > 0"}
         return 200, self._public(self._new_order(body))
+
+    def _control(self, method: str, path: str, body: dict) -> tuple[int, Any]:
+        """The standalone server's scripting door: `GET /_fake/state`, `POST /_fake/<method>` with keyword args."""
+        name = path.removeprefix("/_fake/")
+        if method == "GET" and name == "state":
+            return 200, self.state()
+        actions = {"fault": self.fault, "behave": self.behave, "deposit": self.deposit, "reset": self.reset,
+                   "order": self.add_order}
+        if method != "POST" or name not in actions:
+            return 404, {"message": f"no control {method} {path}; GET /_fake/state or POST /_fake/{{{','.join(actions)}}}"}
+        try:
+            result = actions[name](**body)
+        except (TypeError, ValueError) as exc:
+            return 400, {"message": str(exc)}
+        return 200, {"ok": True, **({"order": self._public(result)} if name == "order" else {})}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -314,9 +415,13 @@ class FakeAlpaca:
                 query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length)) if length else None
+                if parts.path.startswith("/_fake/"):
+                    self._send(*fake._control(method, parts.path, body or {}))
+                    return
                 with fake._lock:
                     fake.calls.append({"method": method, "path": parts.path, "query": query, "body": body})
-                    gates = [g for g in fake.gates if not g.reached.is_set() and parts.path.startswith(g.path)]
+                    gates = [g for g in fake.gates if not g.reached.is_set() and parts.path.startswith(g.path)
+                             and g.method in (None, method)]
                     if gates:
                         gates[0].reached.set()
                 if gates:
@@ -325,26 +430,37 @@ class FakeAlpaca:
                         or self.headers.get("APCA-API-SECRET-KEY") != fake.secret):
                     self._send(401, {"code": 40110000, "message": "request is not authorized"})
                     return
-                drop = False
                 with fake._lock:
-                    if method == "POST" and parts.path == "/v2/orders" and fake._drop_submits:
-                        fake._drop_submits -= 1
-                        drop = True
-                    status, payload = fake._route(method, parts.path, query, body)
-                if drop:  # the order was taken; the answer is lost on the way back
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
+                    fault = next((f for f in fake.faults if f.matches(method, parts.path)), None)
+                    if fault is not None:
+                        fault.times -= 1
+                    if fault is not None and fault.kind == "error":
+                        status, payload = fault.status, {"code": fault.status * 100000, "message": "service unavailable"}
+                    else:
+                        status, payload = fake._route(method, parts.path, query, body)
                 try:
-                    self._send(status, payload)
-                except (BrokenPipeError, ConnectionResetError):
+                    if fault is None or fault.kind == "error":
+                        self._send(status, payload)
+                    elif fault.kind == "drop":  # done; the answer is lost on the way back
+                        self.close_connection = True
+                        self.connection.shutdown(2)
+                    elif fault.kind == "error_after":
+                        self._send(fault.status, {"code": fault.status * 100000, "message": "internal server error"})
+                    elif fault.kind == "garble":
+                        self._send_raw(200, fault.body.encode(), "text/html")
+                    elif fault.kind == "slow":
+                        fake._stopping.wait(fault.delay)
+                        self._send(status, payload)
+                except (BrokenPipeError, ConnectionResetError, OSError):
                     pass  # the client gave up (a timeout under test): nobody to answer
 
             def _send(self, status: int, payload: Any) -> None:
-                data = b"" if payload is None else json.dumps(payload).encode()
+                self._send_raw(status, b"" if payload is None else json.dumps(payload).encode(), "application/json")
+
+            def _send_raw(self, status: int, data: bytes, content_type: str) -> None:
                 self.send_response(status)
                 if data:
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 if data:
@@ -411,10 +527,24 @@ def tool_results(out: Path, name: str, signature: str = "scripted-a") -> list[di
     return [e for e in log_events(out, signature) if e["type"] == "tool" and e["name"] == name]
 
 
-@pytest.fixture
-def alpaca(monkeypatch):
-    """A running fake Alpaca server, with the key variables pointing at it (a fixture for every test module)."""
-    with FakeAlpaca() as server:
-        for name, value in alpaca_env(server).items():
-            monkeypatch.setenv(name, value)
-        yield server
+def main(argv: list[str] | None = None) -> int:
+    """Serve a fake Alpaca until killed (SIGTERM, Ctrl-C) or `--lifetime` seconds have passed."""
+    parser = argparse.ArgumentParser(description="A fake Alpaca REST server on 127.0.0.1 for drills and tests.")
+    parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    parser.add_argument("--key", default="fake-key-id-1234")
+    parser.add_argument("--secret", default="fake-secret-5678")
+    parser.add_argument("--cash", default="10000")
+    parser.add_argument("--lifetime", type=float, default=3600.0, help="stop after this many seconds")
+    args = parser.parse_args(argv)
+    fake = FakeAlpaca(args.key, args.secret, args.cash, max_lifetime=args.lifetime, port=args.port).start()
+    signal.signal(signal.SIGTERM, lambda *_: fake.stop())
+    print(f"FAKE_ALPACA_URL={fake.url}", flush=True)
+    try:
+        fake._stopping.wait()
+    except KeyboardInterrupt:
+        fake.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
