@@ -301,8 +301,8 @@ class Session:
         if is_trade:
             if is_error:
                 result.rejections += 1
-            else:
-                result.trades += 1
+            else:  # counted from the ledger: a re-sent order answered with its recorded fill is not a new trade
+                result.trades = self.ledger.refresh().session_trades.get(self.ctx.session_id, 0)
         log.event("tool", step=result.steps, id=call.id, provider_id=call.provider_id, name=call.name,
                   arguments=arguments if arguments is not None else call.arguments,
                   result=text, is_error=is_error, latency_ms=monotonic_ms(t0))

@@ -262,7 +262,7 @@ def live(config_path: str | None, out: str | None, now: str | None, dry_run: boo
         from arena.run_loop import check_output_folder
 
         check_output_folder(Path(out).resolve())
-        sys.exit(run_live(config_path, out, parse_instant(now) if now else None, dry_run, parse_models(models),
+    sys.exit(run_live(config_path, out, parse_instant(now) if now else None, dry_run, parse_models(models),
                       retry_failed=retry_failed, cron=cron))
 
 

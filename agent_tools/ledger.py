@@ -78,6 +78,7 @@ class LedgerState:
     session_ids: set[str] = field(default_factory=set)
     order_fills: dict[str, list[dict]] = field(default_factory=dict)  # client_order_id -> its fill records
     flows_by_date: dict[str, Decimal] = field(default_factory=dict)  # money moved in (+) or out (-) per date
+    session_trades: dict[str, int] = field(default_factory=dict)  # session id -> its buy and sell records
     records: int = 0
 
     @property
@@ -112,6 +113,9 @@ class LedgerState:
         flow = cash_flow_of(record)
         if flow and self.records:  # the first record is the starting position, not a flow
             self.flows_by_date[date] = self.flows_by_date.get(date, Decimal("0")) + Decimal(str(flow))
+        if (record.get("this_action") or {}).get("action") in TRADE_ACTIONS and record.get("session_id"):
+            sid = str(record["session_id"])
+            self.session_trades[sid] = self.session_trades.get(sid, 0) + 1
         if record.get("client_order_id"):
             self.order_fills.setdefault(str(record["client_order_id"]), []).append(record)
         self.records += 1

@@ -105,15 +105,16 @@ def test_an_open_order_left_by_a_killed_run_is_booked_with_its_real_fill_before_
     assert records[1]["recovered"] is True and records[1]["client_order_id"] == f"{SESSION}#s0_0"
     assert records[1]["price"] == float(alpaca.price("AAPL")) and records[1]["positions"]["AAPL"] == 5
     assert records[1]["positions"]["CASH"] == float(alpaca.cash)
-    events = log_events(out)
+    events = log_events(out)  # the killed attempt's events first, then the rerun's
     kinds = [e["type"] for e in events]
-    assert kinds.index("recovered_orders") < kinds.index("user")  # booked before the model is asked anything
-    opening = next(e for e in events if e["type"] == "user")["content"]
+    recovered, rerun = kinds.index("recovered_orders"), len(kinds) - 1 - kinds[::-1].index("session_start")
+    assert recovered < rerun < kinds.index("user", rerun)  # booked before the model is asked anything
+    opening = events[kinds.index("user", rerun)]["content"]
     assert "Orders sent by an earlier, interrupted run were followed at the broker" in opening
     assert "buy 5 AAPL" in opening and "filled at $" in opening
     told = json.loads(tool_results(out, "buy")[0]["result"])  # the model re-sent it: the recorded fill, not a new one
     assert told["filled"] == 5 and "already filled before a restart" in told["note"]
-    assert len(sessions(out)) == 1 and sessions(out)[0]["status"] == "finished"
+    assert len(sessions(out)) == 1 and sessions(out)[0]["status"] == "finished" and sessions(out)[0]["trades"] == 1
 
 
 def test_an_open_order_left_by_a_crash_that_never_fills_is_canceled_at_the_order_timeout(alpaca, tmp_path, capsys):

@@ -19,6 +19,7 @@ DEFAULT_PLAN: list[list[dict]] = [
 
 class ScriptedModel:
     is_baseline = True
+    call_ids_name_orders = True  # `s<step>_<n>` names a step of the plan: a rerun re-sends that order under its id
 
     def __init__(self, label: str = "scripted", plan: list[list[dict]] | None = None, latency: float = 0.0,
                  tokens_per_step: int = 0):
