@@ -142,6 +142,20 @@ def test_an_order_never_confirmed_is_reported_unknown_and_booked_at_the_next_ses
     assert later is not None and (later.status, later.quantity) == ("filled", Decimal("2"))
 
 
+def test_a_send_never_answered_is_unknown_and_stays_open_in_the_journal(alpaca, tmp_path: Path):
+    broker = broker_for(alpaca, tmp_path, http_timeout=0.2)
+    alpaca.fault("slow", "POST", "/v2/orders", times=10, delay=1.0)  # the order is created; no answer in time
+    alpaca.fault("slow", "GET", "/v2/orders", times=10, delay=1.0)  # nor to the look-ups
+    fill = broker.execute(order(qty="3"), "sig@2025-11-26T10:00-05:00#c2")
+    assert fill.status == "unknown" and "it may have arrived" in fill.message
+    assert len(alpaca.orders) == 1  # the resends were de-duplicated by client_order_id
+    [sent] = broker.journal.orders()
+    assert sent.final_status is None
+    alpaca.faults.clear()
+    later = broker.follow_up(sent)
+    assert later is not None and (later.status, later.quantity) == ("filled", Decimal("3"))
+
+
 # -- the session's time limit bounds an order ---------------------------------------------------------------------------
 def test_an_order_in_flight_at_the_session_deadline_is_canceled_and_followed_to_a_final_state(alpaca, tmp_path: Path):
     alpaca.behave("AAPL", "partial", fill_qty=2)  # 2 of 5 fill, the rest would wait for the 20 s order timeout
@@ -158,3 +172,37 @@ def test_an_order_in_flight_at_the_session_deadline_is_canceled_and_followed_to_
     told = json.loads(tool_results(out, "buy")[0]["result"])
     assert told["filled"] == 2 and "canceled at the session's time limit" in told["note"]
     assert len(sessions(out)) == 1
+
+
+def test_the_fake_alpaca_runs_standalone_and_is_scripted_over_http(tmp_path: Path):
+    """Drills and scripts start it as a process: `python -m tests.fakes.fake_alpaca` prints its URL, takes faults
+    and account changes over HTTP, and stops on SIGTERM."""
+    import subprocess
+    import urllib.request
+
+    from tests.conftest import PROJECT_DIR, PYTHON, subprocess_env
+
+    child = subprocess.Popen([PYTHON, "-m", "tests.fakes.fake_alpaca", "--lifetime", "60"], cwd=PROJECT_DIR,
+                             env=subprocess_env(), stdout=subprocess.PIPE, text=True)
+    try:
+        url = child.stdout.readline().strip().removeprefix("FAKE_ALPACA_URL=")
+        assert url.startswith("http://127.0.0.1:")
+
+        def post(name: str, body: dict) -> dict:
+            request = urllib.request.Request(f"{url}/_fake/{name}", json.dumps(body).encode(), method="POST")
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return json.loads(answer.read())
+
+        post("deposit", {"amount": "500"})
+        post("fault", {"kind": "error_after", "method": "POST", "path": "/v2/orders"})
+        client = trading_client("fake-key-id-1234", "fake-secret-5678", paper=True, url=url, http_timeout=5)
+        broker = AlpacaBroker(client, order_timeout=1, poll_interval=0.01, retry=Backoff(base=0.01))
+        fill = broker.execute(order(qty="2"), "sig@2025-11-26T10:00-05:00#c9")
+        assert (fill.status, fill.quantity) == ("filled", Decimal("2"))
+        with urllib.request.urlopen(f"{url}/_fake/state", timeout=10) as answer:
+            state = json.loads(answer.read())
+        assert state["positions"] == {"AAPL": "2"} and len(state["orders"]) == 1
+        assert Decimal(state["cash"]) == Decimal("10500") - 2 * Decimal(state["orders"][0]["filled_avg_price"])
+    finally:
+        child.terminate()
+        assert child.wait(10) == 0

@@ -165,7 +165,8 @@ class AlpacaBroker:
             self._final(client_order_id, "not_placed", ZERO)
             raise
         if isinstance(placed, Fill):
-            self._final(client_order_id, placed.status, ZERO)
+            if placed.status != "unknown":  # an unconfirmed order stays open in the journal, to be followed later
+                self._final(client_order_id, placed.status, ZERO)
             return placed
         final, note = self._follow(placed, coid, deadline)
         fill = self._fill(final, want, coid, note)
