@@ -59,6 +59,11 @@ class SessionResult:
     error: str | None = None
     attempts: int = 1
     usage_flags: list[str] = field(default_factory=list)
+    # what was asked of the provider and what it says served the session (repeats compare these)
+    temperature: float | None = None
+    seed: int | None = None
+    served_models: list[str] = field(default_factory=list)  # `response.model` of each call, distinct, in order
+    system_fingerprints: list[str] = field(default_factory=list)
 
     def to_record(self) -> dict:
         return asdict(self)
@@ -130,6 +135,7 @@ class Session:
         self.result = SessionResult(
             session_id=ctx.session_id, signature=ctx.signature, date=ctx.day.isoformat(),
             trigger_time=ctx.instant.isoformat(), mode=ctx.mode, model=backend.label, baseline=backend.is_baseline,
+            temperature=getattr(backend, "temperature", None), seed=getattr(backend, "seed", None),
         )
 
     def _trade_limit_reached(self) -> bool:
@@ -145,6 +151,9 @@ class Session:
             result.trades = sum(1 for r in session_records(self.ledger, self.ctx.session_id)
                                 if r["this_action"].get("action") in TRADE_ACTIONS)
             self._take_over_earlier_attempts()
+            begin = getattr(self.backend, "begin_session", None)  # the tape files this session's calls by day
+            if begin is not None:
+                begin(self.ctx.session_id, self.ctx.day.isoformat())
             log = SessionLog(self.ctx.log_dir / "log.jsonl", self.redact)
             log.event("session_start", session_id=self.ctx.session_id, trigger_time=self.ctx.instant.isoformat(),
                       model=self.backend.label, prior_trades=result.trades, attempt=result.attempts)
@@ -183,6 +192,13 @@ class Session:
         result.completion_tokens += counted.completion_tokens
         result.cached_tokens += counted.cached_tokens
         result.usage_flags += [f"step {step}: {flag}" for flag in flags]
+
+    def _served(self, turn: ModelTurn) -> None:
+        """The model id and fingerprint the provider says answered, each distinct value once, in order."""
+        if turn.served_model and turn.served_model not in self.result.served_models:
+            self.result.served_models.append(turn.served_model)
+        if turn.system_fingerprint and turn.system_fingerprint not in self.result.system_fingerprints:
+            self.result.system_fingerprints.append(turn.system_fingerprint)
 
     def _close(self, log: SessionLog | None, started: float) -> None:
         """Write the session's end: no_trade when it ended normally, its log line and its sessions.jsonl line."""
@@ -254,6 +270,7 @@ class Session:
                 return "timeout"
             turn = replace(turn, tool_calls=self._unique_ids(turn.tool_calls, result.steps))
             self._count(turn.usage, result.steps)
+            self._served(turn)
             log.event("assistant", step=result.steps, content=turn.content,
                       tool_calls=[{"id": c.id, "provider_id": c.provider_id, "name": c.name, "arguments": c.arguments}
                                   for c in turn.tool_calls],

@@ -95,15 +95,39 @@ def cli() -> None:
 @click.option("--fresh", is_flag=True, help="Move old output aside (to <out>.old-<time>) and start over.")
 @click.option("--blind", is_flag=True, help="Diagnostic: aliases for tickers, prices rebased to 100, names stripped "
               "from news; output in <out>/blind.")
+@click.option("--repeats", type=click.IntRange(1, 100), help="Run every model N times, into <out>/repeat-1..N, each "
+              "with its own seed (run.seed + k - 1).")
+@click.option("--replay-from", "replay_from", type=click.Path(file_okay=False),
+              help="Answer every model call from this recorded run's cassettes: no API calls (default config: its "
+              "run_config.json).")
+@click.option("--on-miss", "on_miss", type=click.Choice(["stop", "call"]),
+              help="With --replay-from: a request with no recorded answer stops its model (stop, the default) or "
+              "goes to the provider and is recorded (call).")
+@click.option("--allow-changed", is_flag=True, help="Rerun into an output folder whose manifest differs (the "
+              "manifest keeps both).")
 @friendly_errors
 def run(config_path: str | None, start: str | None, end: str | None, models: str | None, parallel: int | None,
-        out: str | None, fresh: bool, blind: bool) -> None:
+        out: str | None, fresh: bool, blind: bool, repeats: int | None, replay_from: str | None,
+        on_miss: str | None, allow_changed: bool) -> None:
     """Replay trading days for every enabled model; rerun to resume where it stopped."""
     from arena.config import check_api_keys
     from arena.desk_factory import load_market
+    from arena.manifest import run_inputs, settle_manifest
     from arena.progress import run_with_progress
-    from arena.run_loop import check_ledgers, check_output_folder, fresh_start, trading_days
+    from arena.run_loop import (
+        Replay,
+        check_ledgers,
+        check_output_folder,
+        check_replay_source,
+        fresh_start,
+        trading_days,
+    )
 
+    if on_miss and not replay_from:
+        raise ConfigError("--on-miss works with --replay-from DIR (what to do when DIR has no recorded answer)")
+    replay = Replay(Path(replay_from).resolve(), on_miss or "stop") if replay_from else None  # type: ignore[arg-type]
+    if replay is not None and config_path is None:
+        config_path = recorded_config(replay.source)
     config = load_config(config_path)
     first = parse_day(start) if start else config.run.start
     last = parse_day(end) if end else config.run.end
@@ -112,8 +136,11 @@ def run(config_path: str | None, start: str | None, end: str | None, models: str
     chosen = config.enabled_models(parse_models(models))
     if not chosen:
         raise ConfigError("no enabled models: set \"enabled\": true on a model or pass --models")
-    check_api_keys(config, chosen)
+    if replay is None or not replay.strict:
+        check_api_keys(config, chosen)  # a strict replay sends nothing: it needs no key
     out_dir = out_dir_for(config, out)
+    if replay is not None:
+        check_replay_source(replay, chosen, repeats, out_dir)
     check_output_folder(out_dir)
     market = load_market(config, first, last)
     days = trading_days(config, market, first, last)  # a bad range fails before --fresh moves anything
@@ -129,9 +156,38 @@ def run(config_path: str | None, start: str | None, end: str | None, models: str
             click.echo(f"old output moved to {moved}")
     else:
         check_ledgers(out_dir, chosen)  # a broken ledger is named now, not left off the leaderboard at the end
+    inputs = run_inputs(config, market, first, last, replay.source if replay else None)
+    if replay is not None:
+        note_replay_inputs(replay.source, inputs)
+    allowed = settle_manifest(out_dir, inputs, allow_changed)
+    if allowed:
+        click.echo(f"note: inputs changed since this folder's last run ({'; '.join(allowed)}); --allow-changed: the "
+                   "manifest keeps both", err=True)
     code = run_with_progress(config, market, chosen, out_dir, first, last, parallel or config.run.parallel,
-                             config_path)
+                             config_path, repeats=repeats, replay=replay)
     sys.exit(code)
+
+
+def recorded_config(source: Path) -> str | None:
+    """A replay's default config: the recorded run's own run_config.json (a repeat's, under --repeats)."""
+    for candidate in (source / "run_config.json", source / "repeat-1" / "run_config.json"):
+        if candidate.is_file():
+            click.echo(f"config: {candidate} (the recorded run's; --config to use another)", err=True)
+            return str(candidate)
+    return None
+
+
+def note_replay_inputs(source: Path, inputs: dict) -> None:
+    """Say so when the recorded run had other inputs than this replay (a changed prompt or data: expect misses)."""
+    from arena.manifest import changes, read_manifest
+
+    recorded = read_manifest(source)
+    if recorded is None:
+        return
+    differ = [c for c in changes(recorded["inputs"], inputs) if not c.startswith("responses")]
+    if differ:
+        click.echo(f"note: {source} was recorded with other inputs ({'; '.join(differ)}); a request that "
+                   "changed is a miss", err=True)
 
 
 def note_unpriced_days(config: ArenaConfig, market: Any, days: list) -> None:

@@ -50,6 +50,10 @@ class RunSettings(Strict):
     on_session_failure: Literal["continue", "stop"] = "continue"
     max_consecutive_failures: int = Field(3, ge=0, description="a model's stream stops after this many failed "
                                           "sessions in a row (0: never)")
+    seed: int | None = Field(None, ge=0, description="seed sent to providers that accept one; repeat k of "
+                             "--repeats sends seed + k - 1 (k when unset)")
+    max_cost_usd: float | None = Field(None, ge=0, description="spending cap of the whole run (every model and "
+                                       "repeat, reruns included); a stream stops before a session it cannot afford")
 
     @model_validator(mode="after")
     def _order(self) -> RunSettings:
@@ -165,6 +169,9 @@ class ModelSettings(Strict):
     parallel_tool_calls: bool = True
     extra_body: dict[str, Any] = Field(default_factory=dict)
     price: TokenPrice = TokenPrice()
+    send_seed: bool = Field(True, description="send `seed` (false for a provider that rejects the parameter)")
+    max_cost_usd: float | None = Field(None, ge=0, description="spending cap of this model (all its repeats, "
+                                       "reruns included)")
     # built-in baselines and scripted models
     strategy: Literal["buy_and_hold", "equal_weight", "momentum", "random"] | None = None
     params: dict[str, Any] = Field(default_factory=dict)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from filelock import FileLock, Timeout
 from mcp import Client
@@ -33,6 +35,8 @@ from agent_tools.ledger import LedgerError, PositionLedger, read_ledger
 from agent_tools.market_calendar import at_market_time
 from agent_tools.point_in_time import MarketView, PriceView
 from agent_tools.server import build_tool_server
+from arena.budget import Budget, StreamSpend
+from arena.cassettes import Tape, source_folder
 from arena.config import ArenaConfig, ConfigError, ModelSettings, secret_env_names
 from arena.desk_factory import Market, build_desk, session_context
 from arena.leaderboard import value_at_close
@@ -41,10 +45,15 @@ from arena.models.baselines import build_baseline
 from arena.models.openai_chat import OpenAIChatModel
 from arena.models.scripted import ScriptedModel
 from arena.session_log import Redactor, append_session_record, latest_by_session, read_session_records
-from base_agent import RESUMABLE, Session, SessionResult
+from base_agent import RESUMABLE, Session, SessionResult, cost_of
+
+REPEAT = re.compile(r"repeat-\d+")
 
 
-def build_backend(config: ArenaConfig, model: ModelSettings, market: Market) -> ModelBackend:
+def build_backend(config: ArenaConfig, model: ModelSettings, market: Market, *, seed: int | None = None,
+                  tape: Tape | None = None, offline: bool = False) -> ModelBackend:
+    """A model's back end. LLMs get the stream's `seed` (unless `send_seed` is off) and its `tape` (cassettes);
+    `offline` (strict replay) builds an LLM back end that cannot reach the network."""
     if model.kind == "baseline":
         assert model.strategy is not None
         return build_baseline(model.strategy, model.signature, config.membership,
@@ -58,6 +67,7 @@ def build_backend(config: ArenaConfig, model: ModelSettings, market: Market) -> 
         timeout=model.timeout, max_retries=model.max_retries, temperature=model.temperature,
         parallel_tool_calls=model.parallel_tool_calls, extra_body=model.extra_body,
         backoff_base=float(model.params.get("backoff_base", 0.5)),
+        seed=seed if model.send_seed else None, tape=tape, offline=offline,
     )
 
 
@@ -133,6 +143,48 @@ def pending_days(model_dir: Path, signature: str, days: list[date], instant_for:
     return todo
 
 
+@dataclass(frozen=True)
+class Replay:
+    """`run --replay-from DIR`: answer model calls from DIR's cassettes; `on_miss` "stop" (strict) or "call"."""
+
+    source: Path
+    on_miss: Literal["stop", "call"] = "stop"
+
+    @property
+    def strict(self) -> bool:
+        return self.on_miss == "stop"
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One model over the run's days in one run folder: `<out>/<signature>`, or `<out>/repeat-<k>/<signature>`."""
+
+    model: ModelSettings
+    run_dir: Path
+    repeat: int | None = None
+
+    @property
+    def signature(self) -> str:
+        return self.model.signature
+
+    @property
+    def label(self) -> str:
+        return self.signature if self.repeat is None else f"{self.signature} [repeat-{self.repeat}]"
+
+    def seed(self, base: int | None) -> int | None:
+        """The seed sent to the provider: `run.seed` for one run; repeat k sends `run.seed + k - 1` (k when unset)."""
+        if self.repeat is None:
+            return base
+        return (base + self.repeat - 1) if base is not None else self.repeat
+
+
+def streams_for(models: list[ModelSettings], out_dir: Path, repeats: int | None = None) -> list[Stream]:
+    """Every model once in `out_dir`, or (`--repeats N`) N times, in `out_dir/repeat-1` .. `repeat-N`."""
+    if not repeats:
+        return [Stream(m, Path(out_dir)) for m in models]
+    return [Stream(m, Path(out_dir) / f"repeat-{k}", k) for k in range(1, repeats + 1) for m in models]
+
+
 @dataclass
 class ModelProgress:
     signature: str
@@ -144,8 +196,16 @@ class ModelProgress:
     failures: int = 0
     skipped: int = 0
     last_error: str | None = None
-    stopped: str | None = None  # why this model's stream stopped early (circuit breaker, unreadable ledger)
+    stopped: str | None = None  # why this model's stream stopped early (circuit breaker, cap, replay miss, ledger)
     results: list[SessionResult] = field(default_factory=list)
+    label: str = ""  # the signature, with `[repeat-k]` under --repeats
+    run_dir: Path | None = None
+    replayed: int = 0  # model calls answered from cassettes
+    called: int = 0  # model calls sent to the provider
+    spent: float = 0.0  # dollars spent by this stream, earlier runs included
+
+    def __post_init__(self) -> None:
+        self.label = self.label or self.signature
 
     @property
     def last(self) -> SessionResult | None:
@@ -165,6 +225,27 @@ def check_output_folder(out_dir: Path) -> None:
         problem = f"{existing} is read-only for this user"
     if problem:
         raise ConfigError(f"cannot write the output folder {out_dir}: {problem}; choose another with --out")
+
+
+def check_replay_source(replay: Replay, models: list[ModelSettings], repeats: int | None, out_dir: Path) -> None:
+    """A replay source that cannot answer is a one-line error before anything runs: no such folder, the output
+    folder itself, repeats without --repeats, and (strict) an LLM stream without recorded cassettes."""
+    source = replay.source
+    if not source.is_dir():
+        raise ConfigError(f"--replay-from {source}: no such folder; give a run folder recorded by `run`")
+    if source.resolve() == Path(out_dir).resolve():
+        raise ConfigError(f"--replay-from {source} is the output folder; replay into another --out")
+    recorded = sorted(int(d.name.split("-")[1]) for d in source.iterdir() if d.is_dir() and REPEAT.fullmatch(d.name))
+    if recorded and not repeats:
+        raise ConfigError(f"--replay-from {source} holds repeats (repeat-{recorded[0]}..repeat-{recorded[-1]}); "
+                          f"add --repeats {len(recorded)}")
+    if not replay.strict:
+        return
+    for stream in streams_for([m for m in models if m.kind == "openai"], out_dir, repeats):
+        folder = source_folder(source, stream.signature, stream.repeat)
+        if not folder.is_dir():
+            raise ConfigError(f"--replay-from {source}: no cassettes for {stream.label} (expected {folder}); "
+                              "replay only the models it recorded (--models), or add --on-miss call to record them")
 
 
 def check_ledgers(out_dir: Path, models: list[ModelSettings]) -> None:
@@ -205,12 +286,18 @@ def fresh_start(out_dir: Path, models: list[ModelSettings]) -> Path | None:
 
 async def run_replay(config: ArenaConfig, market: Market, models: list[ModelSettings], out_dir: Path, start: date,
                      end: date, parallel: int, on_progress: Callable[[ModelProgress], None] | None = None,
-                     backends: dict[str, ModelBackend] | None = None) -> list[ModelProgress]:
+                     backends: dict[str, ModelBackend] | None = None, *, repeats: int | None = None,
+                     replay: Replay | None = None, budget: Budget | None = None) -> list[ModelProgress]:
+    """Run every stream (a model, or each of its `repeats`) over the days; `replay` answers from cassettes."""
     days = trading_days(config, market, start, end)
     out_dir.mkdir(parents=True, exist_ok=True)
-    locks = hold_run_locks(out_dir, [m.signature for m in models])
+    streams = streams_for(models, out_dir, repeats)
+    locks: list[FileLock] = []
     try:
-        return await _run_replay(config, market, models, out_dir, days, parallel, on_progress, backends)
+        for run_dir in dict.fromkeys(s.run_dir for s in streams):
+            locks += hold_run_locks(run_dir, [s.signature for s in streams if s.run_dir == run_dir])
+        return await _run_replay(config, market, streams, days, parallel, on_progress, backends, replay,
+                                 budget or Budget(config, out_dir))
     finally:
         for lock in locks:
             lock.release()
@@ -249,10 +336,13 @@ def failed_result(ctx: SessionContext, backend: ModelBackend, error: str) -> Ses
                          baseline=backend.is_baseline, status="failed", error=error)
 
 
-async def _run_replay(config: ArenaConfig, market: Market, models: list[ModelSettings], out_dir: Path,
-                      days: list[date], parallel: int, on_progress: Callable[[ModelProgress], None] | None,
-                      backends: dict[str, ModelBackend] | None) -> list[ModelProgress]:
-    (out_dir / "run_config.json").write_text(json.dumps(config.model_dump(mode="json"), indent=2), encoding="utf-8")
+async def _run_replay(config: ArenaConfig, market: Market, streams: list[Stream], days: list[date], parallel: int,
+                      on_progress: Callable[[ModelProgress], None] | None, backends: dict[str, ModelBackend] | None,
+                      replay: Replay | None, budget: Budget) -> list[ModelProgress]:
+    for run_dir in dict.fromkeys(s.run_dir for s in streams):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "run_config.json").write_text(json.dumps(config.model_dump(mode="json"), indent=2),
+                                                 encoding="utf-8")
     redact = Redactor.from_env(secret_env_names(config))
     stop = asyncio.Event()
     semaphore = asyncio.Semaphore(parallel)
@@ -261,9 +351,9 @@ async def _run_replay(config: ArenaConfig, market: Market, models: list[ModelSet
     def instant_for(day: date) -> datetime:
         return at_market_time(day, config.run.decision_time)
 
-    async def one_session(model: ModelSettings, backend: ModelBackend, ledger: PositionLedger,
-                          day: date) -> SessionResult:
+    async def one_session(stream: Stream, backend: ModelBackend, ledger: PositionLedger, day: date) -> SessionResult:
         """One session; whatever goes wrong in it (OS, ledger, a bug) is this session's failure, never the run's."""
+        model, out_dir = stream.model, stream.run_dir
         try:
             outcome = await run_model_session(config, model, backend, instant_for(day), out_dir, market, ledger,
                                               redact=redact)
@@ -278,9 +368,27 @@ async def _run_replay(config: ArenaConfig, market: Market, models: list[ModelSet
                                         f"({write_error.strerror or write_error})")
             return result
 
-    async def one_model(model: ModelSettings) -> ModelProgress:
+    def stream_backend(stream: Stream, spend: StreamSpend) -> tuple[ModelBackend, Tape | None]:
+        """The stream's back end; an LLM records every call on its tape (and answers from `replay` first)."""
+        injected = (backends or {}).get(stream.signature)
+        if injected is not None or stream.model.kind != "openai":
+            return injected or build_backend(config, stream.model, market), None
+        model = stream.model
+        tape = Tape(stream.run_dir / model.signature, sample=stream.repeat or 0, redact=redact,
+                    source=source_folder(replay.source, model.signature, stream.repeat) if replay else None,
+                    strict=replay.strict if replay else True,
+                    price=lambda u: cost_of(u.prompt_tokens, u.completion_tokens, u.cached_tokens, model.price),
+                    on_spend=budget.on_spend(spend))
+        backend = build_backend(config, model, market, seed=stream.seed(config.run.seed), tape=tape,
+                                offline=bool(replay and replay.strict))
+        return backend, tape
+
+    async def one_stream(stream: Stream) -> ModelProgress:
+        model, out_dir = stream.model, stream.run_dir
         model_dir = out_dir / model.signature
-        progress = ModelProgress(model.signature, total=len(days))
+        progress = ModelProgress(model.signature, total=len(days), label=stream.label, run_dir=out_dir)
+        spend = budget.stream(out_dir, model.signature, stream.label)
+        progress.spent = spend.spent
         try:
             ledger = PositionLedger.for_signature(out_dir, model.signature, tuple(config.universe))
         except (LedgerError, OSError) as exc:
@@ -288,6 +396,7 @@ async def _run_replay(config: ArenaConfig, market: Market, models: list[ModelSet
             if on_progress:
                 on_progress(progress)
             return progress
+
         def may_write(instant: datetime) -> bool:
             return chronology_violation(ledger.state, session_context(config, model, instant, out_dir)) is None
 
@@ -298,18 +407,30 @@ async def _run_replay(config: ArenaConfig, market: Market, models: list[ModelSet
                 on_progress(progress)
             return progress
         async with semaphore:
-            backend = (backends or {}).get(model.signature) or build_backend(config, model, market)
+            backend, tape = stream_backend(stream, spend)
             streak: list[date] = []
             try:
                 for day in todo:
                     if stop.is_set():
                         break
+                    over = budget.before_session(spend, day.isoformat())
+                    if over:
+                        progress.stopped = over
+                        if on_progress:
+                            on_progress(progress)
+                        break
                     progress.day = day.isoformat()
-                    result = await one_session(model, backend, ledger, day)
+                    try:
+                        result = await one_session(stream, backend, ledger, day)
+                    finally:
+                        budget.after_session(spend)
                     progress.results.append(result)
                     progress.done += 1
                     progress.trades += result.trades
                     progress.equity = marked_equity(ledger, market, day, progress.equity)
+                    progress.spent = spend.spent
+                    if tape is not None:
+                        progress.replayed, progress.called = tape.replayed, tape.called
                     if result.status == "failed":
                         progress.failures += 1
                         progress.last_error = result.error
@@ -318,7 +439,9 @@ async def _run_replay(config: ArenaConfig, market: Market, models: list[ModelSet
                             stop.set()
                     else:
                         streak = []
-                    if breaker and len(streak) >= breaker:
+                    if tape is not None and tape.missed:
+                        progress.stopped = f"stopped: {tape.missed}"
+                    elif breaker and len(streak) >= breaker:
                         resume = pending_days(model_dir, model.signature, days, instant_for, may_write)
                         progress.stopped = (
                             f"stopped after {len(streak)} consecutive failed sessions ({streak[0]}..{streak[-1]}); "
@@ -332,4 +455,4 @@ async def _run_replay(config: ArenaConfig, market: Market, models: list[ModelSet
                 await backend.aclose()
         return progress
 
-    return list(await asyncio.gather(*(one_model(m) for m in models)))
+    return list(await asyncio.gather(*(one_stream(s) for s in streams)))

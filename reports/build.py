@@ -55,6 +55,8 @@ ROW_KEYS = (
     "post_cutoff_return", "may_remember",
     # run --blind and run --repeats
     "blind", "named_minus_blind", "repeat", "repeats", "repeats_mean_return", "repeats_return_ci",
+    # run manifest (arena/manifest.py): the sha256 of the run's inputs, and how many earlier inputs it mixes
+    "manifest", "manifest_earlier",
 )
 SHORT_WINDOW = 60  # sessions: below this, annualized figures are shown greyed with their interval
 
@@ -179,6 +181,15 @@ class Report:
         return pairs
 
     @property
+    def manifests(self) -> dict[Path, str]:
+        """The manifest hash (short) of each run folder (a run's repeats share their run's), as `report` shows it."""
+        from arena.manifest import manifest_home, manifest_label
+
+        runs = {manifest_home(e.run.run_dir): e.run.manifest for e in self.models
+                if e.run is not None and e.run.source == "tradearena"}
+        return {folder: manifest_label(found) for folder, found in sorted(runs.items(), key=lambda kv: str(kv[0]))}
+
+    @property
     def short(self) -> bool:
         """Too few sessions for annualized figures to mean much: they are greyed and shown with their interval."""
         return self.trading_days < SHORT_WINDOW
@@ -275,6 +286,9 @@ def row(entry: Entry, report: Report) -> dict[str, Any]:
         "repeats_mean_return": _round(entry.group.mean) if entry.group else None,
         "repeats_return_ci": ([round(v, 8) for v in entry.group.interval]
                               if entry.group and entry.group.interval else None),
+        "manifest": entry.run.manifest["sha256"] if entry.run and entry.run.manifest else None,
+        "manifest_earlier": (len(entry.run.manifest.get("earlier") or [])
+                             if entry.run and entry.run.manifest else None),
     }
     return {k: values[k] for k in ROW_KEYS}
 

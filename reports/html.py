@@ -430,7 +430,9 @@ def render_html(report: Report) -> str:
                     "baseline&#39;s policy, simulated from prices).</p>"
                     + image(null_histograms(placed), "Each model among random traders") + "</section>"
                     if placed else "")
-    folders = ", ".join(escape(str(f)) for f in report.folders)
+    manifests = report.manifests
+    folders = ", ".join(escape(str(f)) + (f" (manifest {escape(manifests[f])})" if f in manifests else "")
+                        for f in report.folders)
     return f"""<!doctype html>
 <html lang="en">
 <head>

@@ -18,6 +18,7 @@ from agent_tools.ledger import read_ledger
 from agent_tools.market_calendar import parse_day
 from arena.blind import BLIND_FILE, read_map, to_named_record
 from arena.commands import cli_command
+from arena.manifest import read_manifest
 from arena.session_log import latest_by_session, read_session_records
 from reports import ReportError
 from reports.notes import Notes
@@ -42,6 +43,7 @@ class ModelRun:
     label: str = ""
     blind: bool = False  # a `run --blind` ledger, translated back into real symbols, shares and prices
     repeat: int | None = None  # k of `<out>/repeat-<k>/<signature>` (run --repeats)
+    manifest: dict | None = None  # the run folder's manifest.json (its parent's for a repeat), None before manifests
 
     def _session_days(self) -> list[date]:
         return sorted(parse_day(str(s["date"])[:10]) for s in self.sessions if s.get("date"))
@@ -122,6 +124,7 @@ def load_model(folder: Path, run_dir: Path, baselines: set[str]) -> ModelRun:
         blind=blind is not None,
         repeat=int(run_dir.name.split("-")[1]) if REPEAT.fullmatch(run_dir.name) else None,
         sessions=sessions,
+        manifest=read_manifest(run_dir),
         baseline=any(bool(s.get("baseline")) for s in sessions) or signature in baselines,
         model=models[-1] if models else None,
     )

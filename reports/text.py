@@ -262,6 +262,8 @@ def render_table(report: Report, console: Console, wide: bool = False) -> None:
         console.print(line, highlight=False)
     for line in blind_and_repeat_lines(report):
         console.print(line, highlight=False)
+    for folder, label in report.manifests.items():
+        console.print(f"Manifest of {folder}: {label}", style="dim", highlight=False, soft_wrap=True)
     placed = [e for e in report.models if e.null is not None]
     if wide:
         for entry in placed:

@@ -75,6 +75,8 @@ class ModelTurn:
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage = Usage()
     retries: int = 0
+    served_model: str | None = None  # the model id the provider says answered (`response.model`)
+    system_fingerprint: str | None = None  # the provider's backend configuration, where it says one
 
     @property
     def finished(self) -> bool:
@@ -120,3 +122,9 @@ class ModelBackend(Protocol):
     async def complete(self, messages: list[dict], tools: list[dict]) -> ModelTurn: ...
 
     async def aclose(self) -> None: ...
+
+
+class SessionAware(Protocol):
+    """A back end that wants to know which session its next calls belong to (the cassettes file them per day)."""
+
+    def begin_session(self, session_id: str, day: str) -> None: ...

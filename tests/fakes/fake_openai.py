@@ -8,6 +8,7 @@ Each model name has its own script: a list of steps consumed one per request. A 
   {"raw": "<html>oops</html>"}                              -> 200 with exactly this body (HTML, `[]`, `{"error": ...}`)
 Text may hold lone surrogates ("\\ud83d"): they go out as JSON escapes, as a provider sends half an emoji. A tool
 call's id may be None (left out, as some providers do) or repeat across turns.
+  {"served_model": "m-2025-10-01", "system_fingerprint": "fp_x", ...}  -> what the answer says served it
 A callable step `fn(request_body) -> step` computes the answer; the last step repeats when `repeat_last` is set.
 Every request body is recorded for assertions, with the in-flight high-water mark (to prove concurrency).
 """
@@ -56,6 +57,7 @@ class FakeOpenAI:
         self.repeat_last: set[str] = set()
         self.requests: list[dict] = []
         self.headers: list[dict] = []
+        self.fingerprint = "fp_fake_1"  # what every answer says served it, unless a step says otherwise
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -101,7 +103,8 @@ class FakeOpenAI:
                         return
                     payload = {
                         "id": f"chatcmpl-{len(fake.requests)}", "object": "chat.completion", "created": 0,
-                        "model": body.get("model", ""),
+                        "model": step.get("served_model", body.get("model", "")),
+                        "system_fingerprint": step.get("system_fingerprint", fake.fingerprint),
                         "choices": [{"index": 0, "message": step["message"],
                                      "finish_reason": "tool_calls" if step["message"].get("tool_calls") else "stop"}],
                         "usage": step.get("usage", {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}),
