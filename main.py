@@ -155,7 +155,7 @@ def run(config_path: str | None, start: str | None, end: str | None, models: str
         if moved:
             click.echo(f"old output moved to {moved}")
     else:
-        check_ledgers(out_dir, chosen)  # a broken ledger is named now, not left off the leaderboard at the end
+        check_ledgers(out_dir, chosen, repeats)  # a broken ledger is named now, not left off the leaderboard at the end
     inputs = run_inputs(config, market, first, last, replay.source if replay else None)
     if replay is not None:
         note_replay_inputs(replay.source, inputs)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from filelock import FileLock, Timeout
 from mcp import Client
@@ -143,6 +143,12 @@ def pending_days(model_dir: Path, signature: str, days: list[date], instant_for:
     return todo
 
 
+def model_tape(model: ModelSettings, model_dir: Path, redact: Redactor, **options: Any) -> Tape:
+    """The cassettes of one LLM's folder, pricing each call at the model's `price` (options: see Tape)."""
+    return Tape(model_dir, redact=redact,
+                price=lambda u: cost_of(u.prompt_tokens, u.completion_tokens, u.cached_tokens, model.price), **options)
+
+
 @dataclass(frozen=True)
 class Replay:
     """`run --replay-from DIR`: answer model calls from DIR's cassettes; `on_miss` "stop" (strict) or "call"."""
@@ -248,10 +254,10 @@ def check_replay_source(replay: Replay, models: list[ModelSettings], repeats: in
                               "replay only the models it recorded (--models), or add --on-miss call to record them")
 
 
-def check_ledgers(out_dir: Path, models: list[ModelSettings]) -> None:
-    """Every existing ledger of the chosen models loads (a torn or corrupt one is named, never silently skipped)."""
-    for model in models:
-        path = out_dir / model.signature / "position" / "position.jsonl"
+def check_ledgers(out_dir: Path, models: list[ModelSettings], repeats: int | None = None) -> None:
+    """Every existing ledger of the chosen streams loads (a torn or corrupt one is named, never silently skipped)."""
+    for stream in streams_for(models, out_dir, repeats):
+        path = stream.run_dir / stream.signature / "position" / "position.jsonl"
         if path.exists():
             read_ledger(path)
 
@@ -270,14 +276,16 @@ def move_aside(out_dir: Path) -> Path | None:
 
 
 def fresh_start(out_dir: Path, models: list[ModelSettings]) -> Path | None:
-    """--fresh under the run locks of every model folder in `out_dir`: a running replay is never moved away from
+    """--fresh under the run locks of every model folder in `out_dir` (its repeats' too): a running replay is never moved away from
     under itself (the move is refused, nothing is moved)."""
     if not out_dir.exists() or not any(out_dir.iterdir()):
         return None
-    signatures = {m.signature for m in models}
-    signatures |= {d.name for d in out_dir.iterdir() if (d / "locks" / "run.lock").exists()}
-    locks = hold_run_locks(out_dir, sorted(signatures), action="--fresh moved nothing")
+    locks: list[FileLock] = []
     try:
+        for run_dir in [out_dir, *sorted(d for d in out_dir.iterdir() if d.is_dir() and REPEAT.fullmatch(d.name))]:
+            signatures = {m.signature for m in models} if run_dir == out_dir else set()
+            signatures |= {d.name for d in run_dir.iterdir() if (d / "locks" / "run.lock").exists()}
+            locks += hold_run_locks(run_dir, sorted(signatures), action="--fresh moved nothing")
         return move_aside(out_dir)
     finally:
         for lock in locks:
@@ -374,11 +382,9 @@ async def _run_replay(config: ArenaConfig, market: Market, streams: list[Stream]
         if injected is not None or stream.model.kind != "openai":
             return injected or build_backend(config, stream.model, market), None
         model = stream.model
-        tape = Tape(stream.run_dir / model.signature, sample=stream.repeat or 0, redact=redact,
-                    source=source_folder(replay.source, model.signature, stream.repeat) if replay else None,
-                    strict=replay.strict if replay else True,
-                    price=lambda u: cost_of(u.prompt_tokens, u.completion_tokens, u.cached_tokens, model.price),
-                    on_spend=budget.on_spend(spend))
+        tape = model_tape(model, stream.run_dir / model.signature, redact, sample=stream.repeat or 0,
+                          source=source_folder(replay.source, model.signature, stream.repeat) if replay else None,
+                          strict=replay.strict if replay else True, on_spend=budget.on_spend(spend))
         backend = build_backend(config, model, market, seed=stream.seed(config.run.seed), tape=tape,
                                 offline=bool(replay and replay.strict))
         return backend, tape

@@ -78,6 +78,10 @@ def test_a_recorded_run_replays_offline_to_the_same_ledger_and_sessions_with_zer
     assert not (replayed / "trader" / "spend.jsonl").exists() and (recorded / "trader" / "spend.jsonl").exists()
     copied = [json.loads(line) for line in text(replayed / "trader" / "cassettes" / "2025-10-02.jsonl").splitlines()]
     assert [(c["replayed"], c["spent_usd"]) for c in copied] == [(True, 0.0)] * 3
+    reports = [CliRunner().invoke(cli, ["report", "--config", str(tmp_path / "config.json"), "--out", str(folder),
+                                        "--format", "json"]).stdout for folder in (recorded, replayed)]
+    rows = [[{k: v for k, v in r.items() if k != "run"} for r in json.loads(out)] for out in reports]
+    assert rows[0] == rows[1] and any(r["signature"] == "trader" for r in rows[0])  # the same report, folder aside
 
 
 def run_cli(*args: str):
@@ -201,3 +205,20 @@ def test_a_spending_cap_stops_a_stream_before_a_session_it_cannot_afford(write_c
                     "2025-10-03")
     assert re.search(r"│ trader +│.*│ \$0\.0078 of \$0\.01 │", result.output)
     assert "models[trader].max_cost_usd: spent $0.0078 of $0.01 (78%)" in result.output
+
+
+def test_a_live_session_records_its_model_calls_too(alpaca, tmp_path):
+    from agent_tools.market_calendar import parse_instant
+    from arena.live import run_live
+    from tests.fakes.fake_alpaca import OPEN_INSTANT, live_config
+
+    with FakeOpenAI() as fake:
+        fake.script("trader", [trader], repeat_last=True)
+        config = live_config(tmp_path / "c.json", alpaca, broker="paper",
+                             models=[llm("trader", fake.base_url, enabled=True)])
+        assert run_live(str(config), str(tmp_path / "out"), parse_instant(OPEN_INSTANT), False, None) == 0
+        sent = len(fake.requests)
+    calls = [json.loads(line) for line in text(tmp_path / "out" / "trader" / "cassettes" / "2025-11-26.jsonl")
+             .splitlines()]
+    assert sent == 3 and [(c["step"], c["replayed"]) for c in calls] == [(1, False), (2, False), (3, False)]
+    assert all(c["response"]["choices"] and SECRET not in json.dumps(c) for c in calls)

@@ -60,7 +60,7 @@ from arena.live.accounts import ModelPlan, alpaca_broker, check_separate_account
 from arena.live.reconcile import describe_record, reconcile, reconcile_note
 from arena.live.recovery import recover_orders
 from arena.live.trigger import trigger_for
-from arena.run_loop import build_backend, run_model_session, secret_env_names
+from arena.run_loop import build_backend, model_tape, run_model_session, secret_env_names
 from arena.session_log import Redactor, SessionLog, latest_by_session, read_session_records
 
 DRY_RUN_DIR = "dry-run"
@@ -270,7 +270,8 @@ async def _session(run: LiveRun, plan: ModelPlan, ctx: SessionContext) -> bool:
     await asyncio.to_thread(view.prefetch, ["QQQ", *sorted(ledger.state.holdings)])
 
     broker: Broker = alpaca if alpaca is not None and not run.dry_run else SimulatedBroker()
-    backend = build_backend(config, plan.model, run.market)
+    tape = model_tape(plan.model, ctx.model_dir, run.redact) if plan.model.kind == "openai" else None
+    backend = build_backend(config, plan.model, run.market, seed=config.run.seed, tape=tape)  # calls recorded
     try:
         outcome = await run_model_session(config, plan.model, backend, run.trigger, run.base_dir, run.market, ledger,
                                           view=view, broker=broker, mode="live", dry_run=run.dry_run,
