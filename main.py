@@ -99,7 +99,7 @@ def cli() -> None:
               "with its own seed (run.seed + k - 1).")
 @click.option("--replay-from", "replay_from", type=click.Path(file_okay=False),
               help="Answer every model call from this recorded run's cassettes: no API calls (default config: its "
-              "run_config.json).")
+              "run_config.json; default output: DIR-replay).")
 @click.option("--on-miss", "on_miss", type=click.Choice(["stop", "call"]),
               help="With --replay-from: a request with no recorded answer stops its model (stop, the default) or "
               "goes to the provider and is recorded (call).")
@@ -128,6 +128,9 @@ def run(config_path: str | None, start: str | None, end: str | None, models: str
     replay = Replay(Path(replay_from).resolve(), on_miss or "stop") if replay_from else None  # type: ignore[arg-type]
     if replay is not None and config_path is None:
         config_path = recorded_config(replay.source)
+        if out is None:  # the recorded config names the recorded run's folder: never replay into it
+            out = f"{replay.source}-replay"
+            click.echo(f"output: {out} (--out to choose another)", err=True)
     config = load_config(config_path)
     first = parse_day(start) if start else config.run.start
     last = parse_day(end) if end else config.run.end

@@ -145,6 +145,12 @@ def test_repeats_send_their_own_seeds_record_what_served_them_resume_apart_and_r
         assert run_cli("--config", str(path), "--out", str(out), "--repeats", "2", *days).exit_code == 0
         assert len(fake.requests) == sent + 3 and {r["seed"] for r in fake.requests[sent:]} == {42}
 
+    # the server is gone: the repeats replay strictly, each from its own cassettes (the sample index keys them)
+    replayed = run_cli("--replay-from", str(out), "--out", str(tmp_path / "replayed"), "--repeats", "2", *days)
+    assert replayed.exit_code == 0 and "Replayed 12 model call(s)" in replayed.output, replayed.output
+    ledger = Path("repeat-1") / "trader" / "position" / "position.jsonl"  # repeat-2's recording ran a day twice
+    assert text(tmp_path / "replayed" / ledger) == text(out / ledger)
+
     for k, seed in ((1, 41), (2, 42)):
         session = json.loads(text(out / f"repeat-{k}" / "trader" / "sessions.jsonl").splitlines()[-1])
         assert (session["seed"], session["temperature"]) == (seed, 0.7)
