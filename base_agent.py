@@ -266,6 +266,9 @@ class Session:
             try:
                 turn: ModelTurn = await asyncio.wait_for(self.backend.complete(messages, tools), timeout=remaining)
             except TimeoutError:
+                timed_out = getattr(self.backend, "timed_out", None)  # cassettes record the cut-off call
+                if timed_out is not None:
+                    timed_out()
                 log.event("timeout", step=result.steps, waited_ms=monotonic_ms(t0))
                 return "timeout"
             turn = replace(turn, tool_calls=self._unique_ids(turn.tool_calls, result.steps))

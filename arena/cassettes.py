@@ -11,6 +11,7 @@ Replaying (`run --replay-from DIR`), each request is looked up in DIR's cassette
   cassette marked `replayed` (spent 0), so a replayed folder is complete and can be replayed in turn;
 - asked more often than recorded (a rerun of a failed session asks its first question again): the last recorded
   answer for that key, as a cache would;
+- recorded as cut off by the session's time limit (`timeout`): the call times out again, at once;
 - missing: strict replay (the default) fails the call with a `CassetteMiss` naming the session and step, and the
   run loop stops that model's stream; `--on-miss call` asks the provider and records the answer.
 
@@ -101,6 +102,7 @@ class Tape:
         self.missed: str | None = None  # the strict miss that stopped this stream
         self.replayed = 0  # calls answered from the source this run
         self.called = 0  # calls sent to the provider this run
+        self.pending: Take | None = None  # the call in flight to the provider (what a session timeout cuts off)
         self._answered: dict[str, int] = {}
         self._recorded: dict[str, list[dict]] = {}
         self._handle: IO[str] | None = None
@@ -131,6 +133,7 @@ class Tape:
         text = self.redact(canonical(request))
         take = Take(request_key(text, self.sample), json.loads(text), self.step)
         found = self._recorded.get(take.key)
+        self.pending = None
         if found:
             take.recorded = found[min(self._answered.get(take.key, 0), len(found) - 1)]
             self.replayed += 1
@@ -141,12 +144,15 @@ class Tape:
                            f"{self.source / (self.day + '.jsonl')} (strict replay, nothing was sent); rerun with "
                            "--on-miss call to ask the provider for what is missing and record it")
             raise CassetteMiss(self.missed)
+        else:
+            self.pending = take
         return take
 
     def record(self, take: Take, *, response: dict[str, Any] | None = None, error: str | None = None,
                retries: int = 0, failures: list[str] | None = None, usage: Usage | None = None) -> None:
         """A live call's outcome (a response body, or the error it failed with), written and flushed now."""
         self.called += 1
+        self.pending = None
         counted = usage.counted()[0] if usage is not None else Usage()
         cost = round(self.price(counted), 8) if response is not None else 0.0
         self._write({
@@ -157,6 +163,20 @@ class Tape:
         }, take.key)
         if cost:
             self._spend(take.step, cost)
+
+    def timed_out(self) -> None:
+        """The session's deadline cut off the call in flight: recorded as such, so that a replay times out at the
+        same step instead of missing (its answer never came)."""
+        take, self.pending = self.pending, None
+        if take is None:
+            return
+        self.called += 1
+        self._write({
+            "key": take.key, "sample": self.sample, "session_id": self.session_id, "step": take.step,
+            "recorded_at": datetime.now(UTC).isoformat(timespec="milliseconds"), "replayed": False,
+            "spent_usd": 0.0, "cost_usd": 0.0, "retries": 0, "failures": [], "request": take.request,
+            "response": None, "error": "cut off by the session's time limit", "timeout": True,
+        }, take.key)
 
     def _write(self, entry: dict[str, Any], key: str) -> None:
         if self._handle is None:

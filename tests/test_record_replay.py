@@ -228,3 +228,39 @@ def test_a_live_session_records_its_model_calls_too(alpaca, tmp_path):
              .splitlines()]
     assert sent == 3 and [(c["step"], c["replayed"]) for c in calls] == [(1, False), (2, False), (3, False)]
     assert all(c["response"]["choices"] and SECRET not in json.dumps(c) for c in calls)
+
+
+def test_a_call_cut_off_by_the_session_time_limit_replays_as_the_same_timeout(write_config, market, tmp_path):
+    def slow_second_step(body: dict) -> dict:
+        step = trader(body)
+        return {"delay": 4.0, **step} if any(m["role"] == "assistant" for m in body["messages"]) else step
+
+    recorded, replayed = tmp_path / "recorded", tmp_path / "replayed"
+    one_day = (date(2025, 10, 1), date(2025, 10, 1))
+    with FakeOpenAI() as fake:
+        fake.script("trader", [slow_second_step], repeat_last=True)
+        config = load_config(write_config(models=[llm("trader", fake.base_url)], session={"timeout_seconds": 2}))
+        asyncio.run(run_replay(config, market, config.enabled_models(), recorded, *one_day, parallel=1))
+    calls = [json.loads(line) for line in text(recorded / "trader" / "cassettes" / "2025-10-01.jsonl").splitlines()]
+    assert [(c["step"], c.get("timeout", False)) for c in calls] == [(1, False), (2, True)]
+
+    progress = asyncio.run(run_replay(config, market, config.enabled_models(), replayed, *one_day, parallel=1,
+                                      replay=Replay(recorded)))
+    assert (progress[0].replayed, progress[0].called, progress[0].stopped) == (2, 0, None)
+    sessions = without_durations(replayed / "trader" / "sessions.jsonl")
+    assert sessions == without_durations(recorded / "trader" / "sessions.jsonl") and sessions[0]["status"] == "timeout"
+
+
+def test_a_call_that_failed_when_recorded_fails_the_same_way_on_replay(write_config, market, tmp_path):
+    recorded, replayed = tmp_path / "recorded", tmp_path / "replayed"
+    one_day = (date(2025, 10, 1), date(2025, 10, 1))
+    with FakeOpenAI() as fake:
+        fake.script("trader", [{"status": 400, "error": "context too long"}])
+        config = load_config(write_config(models=[llm("trader", fake.base_url)]))
+        asyncio.run(run_replay(config, market, config.enabled_models(), recorded, *one_day, parallel=1))
+    progress = asyncio.run(run_replay(config, market, config.enabled_models(), replayed, *one_day, parallel=1,
+                                      replay=Replay(recorded)))
+    assert (progress[0].replayed, progress[0].called, progress[0].stopped) == (1, 0, None)
+    sessions = without_durations(replayed / "trader" / "sessions.jsonl")
+    assert sessions == without_durations(recorded / "trader" / "sessions.jsonl")
+    assert sessions[0]["status"] == "failed" and "context too long" in sessions[0]["error"]

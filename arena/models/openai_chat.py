@@ -107,6 +107,11 @@ class OpenAIChatModel:
         if self.tape is not None:
             self.tape.begin_session(session_id, day)
 
+    def timed_out(self) -> None:
+        """The session's time limit cut off the call in flight (the tape records it)."""
+        if self.tape is not None:
+            self.tape.timed_out()
+
     def request(self, messages: list[dict], tools: list[dict]) -> dict[str, Any]:
         """The request body's parameters, as sent (and as a cassette keys it)."""
         request: dict[str, Any] = {"model": self.model, "messages": messages}
@@ -125,6 +130,8 @@ class OpenAIChatModel:
         request = self.request(messages, tools)
         take = self.tape.take(request) if self.tape is not None else None  # a strict miss raises here
         if take is not None and take.recorded is not None:
+            if take.recorded.get("timeout"):
+                raise TimeoutError  # the session's deadline cut this call off when it was recorded
             if take.recorded.get("error") is not None or take.recorded.get("response") is None:
                 raise ModelError(str(take.recorded.get("error") or f"model {self.label!r}: recorded call failed"))
             return self._turn(take.recorded["response"], int(take.recorded.get("retries") or 0))
