@@ -148,8 +148,7 @@ class Session:
         result = self.result
         log: SessionLog | None = None
         try:
-            result.trades = sum(1 for r in session_records(self.ledger, self.ctx.session_id)
-                                if r["this_action"].get("action") in TRADE_ACTIONS)
+            result.trades = self.ledger.state.session(self.ctx.session_id).trades
             self._take_over_earlier_attempts()
             begin = getattr(self.backend, "begin_session", None)  # the tape files this session's calls by day
             if begin is not None:
@@ -224,8 +223,7 @@ class Session:
 
     def _resume_note(self) -> str | None:
         """After a crash the session runs again: tell the model what it already did, so it does not do it twice."""
-        done = [r["this_action"] for r in session_records(self.ledger, self.ctx.session_id)
-                if r["this_action"].get("action") in TRADE_ACTIONS]
+        done = session_records(self.ledger, self.ctx.session_id)
         if not done:
             return None
         listed = ", ".join(f"{a['action']} {a['amount']} {a['symbol']}" for a in done)
@@ -322,7 +320,7 @@ class Session:
             if is_error:
                 result.rejections += 1
             else:  # counted from the ledger: a re-sent order answered with its recorded fill is not a new trade
-                result.trades = self.ledger.refresh().session_trades.get(self.ctx.session_id, 0)
+                result.trades = self.ledger.refresh().session(self.ctx.session_id).trades
         log.event("tool", step=result.steps, id=call.id, provider_id=call.provider_id, name=call.name,
                   arguments=arguments if arguments is not None else call.arguments,
                   result=text, is_error=is_error, latency_ms=monotonic_ms(t0))

@@ -9,13 +9,14 @@ from agent_tools.market_calendar import MARKET_TZ
 
 
 def session_records(ledger: PositionLedger, session_id: str) -> list[dict]:
-    return [r for r in ledger.records if r.get("session_id") == session_id and r.get("this_action")]
+    """The buys and sells a session wrote (`this_action` of each), from the ledger's state: O(1) in its length."""
+    return ledger.state.session_actions(session_id)
 
 
 def record_no_trade(ledger: PositionLedger, ctx: SessionContext) -> dict | None:
     """End of session: a session that left no record of its own writes AI-Trader's `no_trade` record."""
     def build(state: LedgerState) -> dict | None:
-        if session_records(ledger, ctx.session_id) or chronology_violation(state, ctx):
+        if state.session(ctx.session_id).actions or chronology_violation(state, ctx):
             return None
         return {
             "date": ctx.day.isoformat(),

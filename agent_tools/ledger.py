@@ -3,15 +3,21 @@
 Each line: `date`, `id`, `this_action: {action, symbol, amount}`, `positions: {<every symbol>: qty, CASH: cash}`,
 plus our `price`, `fee`, `time` (ISO with offset) and `session_id`. The first record (id 0) has no action, as in
 AI-Trader. A write is one line, flushed and fsync'd, under a file lock, with ids strictly increasing; a torn last
-line left by a crash is reported on load, never merged. The latest position lives in memory; other writers'
-lines are picked up (by byte offset) under the lock before each append, so two processes never clash.
+line left by a crash is reported on load, never merged. Other writers' lines are picked up (by byte offset) under
+the lock before each append, so two processes never clash.
+
+The file is the single source of truth; in memory lives only what the tools ask about, kept up to date record by
+record as lines are read or appended (`LedgerState`): the latest position, the position a session
+started from, average costs, flows, per-session tallies and the latest session's trades. So a session or a tool call costs the same
+whatever the ledger's length, and a load is one streaming pass that keeps the state, never the records. Readers that
+need more (reports, the drawdown peak) watch the records go by (`watchers`) and keep their own digest.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -27,6 +33,8 @@ TRADE_ACTIONS = ("buy", "sell")
 # Live sessions: the broker is the truth. A `reconcile` record sets positions to the broker's and keeps the
 # difference under "reconcile": {"cash": {"ledger", "broker"}, "holdings": {symbol: {"ledger", "broker"}}}.
 RECONCILE_ACTION = "reconcile"
+ZERO = Decimal("0")
+ORDER_FILL_KEYS = ("id", "this_action", "price", "fee", "requested")  # what a re-sent order's answer reads
 # Money moved into or out of the account (found by reconciliation): `amount` is dollars; every reconciliation record
 # also carries `cash_flow`, the signed value of the difference. Reports take flows out of returns.
 CASH_FLOW_ACTIONS = ("deposit", "withdrawal")
@@ -66,59 +74,183 @@ def json_number(value: Decimal) -> int | float:
 
 
 @dataclass
+class SessionTally:
+    """What one session wrote: its records, those with an action, and its buys and sells."""
+
+    records: int = 0
+    actions: int = 0
+    trades: int = 0
+
+
+@dataclass
+class Entry:
+    """One record as the state takes it: checked, with its position as Decimals (zero holdings left out)."""
+
+    record: dict
+    id: int
+    date: str
+    cash: Decimal
+    holdings: dict[str, Decimal]
+    time: datetime | None
+
+
+@dataclass
 class LedgerState:
-    """The latest position and what the loader learned on the way (ids, per-day closing positions)."""
+    """What the tools need from a ledger, updated record by record (nothing here grows with the records but the
+    per-session tallies, a few integers per session)."""
 
     last_id: int = -1
-    cash: Decimal = Decimal("0")
+    cash: Decimal = ZERO
     holdings: dict[str, Decimal] = field(default_factory=dict)
     last_date: str | None = None
     last_time: datetime | None = None  # the latest record instant (records without a usable `time` leave it)
-    by_date: dict[str, tuple[Decimal, dict[str, Decimal]]] = field(default_factory=dict)
-    session_ids: set[str] = field(default_factory=set)
-    order_fills: dict[str, list[dict]] = field(default_factory=dict)  # client_order_id -> its fill records
-    flows_by_date: dict[str, Decimal] = field(default_factory=dict)  # money moved in (+) or out (-) per date
-    session_trades: dict[str, int] = field(default_factory=dict)  # session id -> its buy and sell records
+    flows_total: Decimal = ZERO  # money moved in (+) or out (-) since the first record (`cash_flow_of`)
+    # client_order_id -> its fills, each slimmed to what a re-sent order is answered with (never the positions)
+    order_fills: dict[str, list[dict]] = field(default_factory=dict)
     records: int = 0
+    first_position: tuple[Decimal, dict[str, Decimal]] | None = None  # the id-0 record's (the starting account)
+    books: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # symbol -> (quantity, cost) of fills
+    sessions: dict[str, SessionTally] = field(default_factory=dict)
+    tail_session: str | None = None  # the session of the latest record with an action
+    tail_actions: list[dict] = field(default_factory=list)  # that session's buys and sells, in order
+    start_session: str | None = None  # the session of the latest trade or `no_trade` record
+    start_position: tuple[Decimal, dict[str, Decimal]] | None = None  # before that session's first trade
+    _raw_positions: dict = field(default_factory=dict, repr=False)  # the latest record's positions as read
 
     @property
     def initialized(self) -> bool:
         return self.last_id >= 0
 
-    def quantity(self, symbol: str) -> Decimal:
-        return self.holdings.get(symbol, Decimal("0"))
+    @property
+    def session_ids(self) -> set[str]:
+        return set(self.sessions)
 
-    def apply(self, record: dict, where: str) -> None:
-        """Take one parsed record as the new latest position, checking what makes the ledger trustworthy."""
+    def quantity(self, symbol: str) -> Decimal:
+        return self.holdings.get(symbol, ZERO)
+
+    def session(self, session_id: str) -> SessionTally:
+        return self.sessions.get(session_id) or SessionTally()
+
+    def session_actions(self, session_id: str) -> list[dict]:
+        """The buys and sells (`this_action`) a session wrote, in order. Kept for the latest session only: a
+        session can write (or resume) only while no later session has written (chronology), so only it asks."""
+        return list(self.tail_actions) if session_id == self.tail_session else []
+
+    def average_costs(self) -> dict[str, Decimal]:
+        """Average cost per share of each current holding (fees included), from every fill so far."""
+        return {symbol: cost / qty for symbol, (qty, cost) in self.books.items() if qty > 0}
+
+    # -- taking records --------------------------------------------------------------------------------------------
+    def check(self, record: dict, where: str, last_id: int) -> Entry:
+        """One parsed record checked for what makes the ledger trustworthy (a position, an id that increases)."""
         try:
             record_id = int(record["id"])
             positions = record["positions"]
             date = str(record["date"])
             cash = to_decimal(positions.get(CASH, 0))
-            holdings = {str(s): to_decimal(q) for s, q in positions.items() if s != CASH and to_decimal(q) != 0}
+            holdings = self._holdings(positions)
         except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
             raise LedgerCorrupted(f"{where}: not a ledger record ({type(exc).__name__}: {exc}); fix or remove that line") from None
-        if record_id <= self.last_id:
-            raise LedgerCorrupted(f"{where}: id {record_id} does not increase (previous id {self.last_id}); ids must be strictly increasing")
-        self.last_id = record_id
-        self.cash = cash
-        self.holdings = holdings
-        self.last_date = date
-        moment = record_time(record.get("time"))
-        if moment is not None and (self.last_time is None or moment > self.last_time):
-            self.last_time = moment
-        self.by_date[date] = (cash, dict(holdings))
-        if record.get("session_id"):
-            self.session_ids.add(str(record["session_id"]))
-        flow = cash_flow_of(record)
-        if flow and self.records:  # the first record is the starting position, not a flow
-            self.flows_by_date[date] = self.flows_by_date.get(date, Decimal("0")) + Decimal(str(flow))
-        if (record.get("this_action") or {}).get("action") in TRADE_ACTIONS and record.get("session_id"):
-            sid = str(record["session_id"])
-            self.session_trades[sid] = self.session_trades.get(sid, 0) + 1
+        if record_id <= last_id:
+            raise LedgerCorrupted(f"{where}: id {record_id} does not increase (previous id {last_id}); ids must be strictly increasing")
+        return Entry(record, record_id, date, cash, holdings, record_time(record.get("time")))
+
+    def _holdings(self, positions: dict) -> dict[str, Decimal]:
+        """Non-zero holdings as Decimals; a quantity unchanged since the previous record reuses its Decimal (a
+        trade changes one symbol of a hundred, so a long ledger loads without converting every number again)."""
+        previous, known = self._raw_positions, self.holdings
+        out: dict[str, Decimal] = {}
+        for symbol, qty in positions.items():
+            if symbol == CASH:
+                continue
+            kind = type(qty)
+            if kind is int or kind is float:
+                if qty == 0:
+                    continue
+                old = previous.get(symbol)
+                if type(old) is kind and old == qty and symbol in known:
+                    out[str(symbol)] = known[symbol]
+                    continue
+            value = to_decimal(qty)
+            if value != 0:
+                out[str(symbol)] = value
+        self._raw_positions = positions
+        return out
+
+    def take(self, entry: Entry) -> None:
+        """Make a checked record the latest position and update everything kept about the ledger."""
+        record = entry.record
+        before = (self.cash, self.holdings)
+        self.last_id = entry.id
+        self.cash = entry.cash
+        self.holdings = entry.holdings
+        self.last_date = entry.date
+        if entry.time is not None and (self.last_time is None or entry.time > self.last_time):
+            self.last_time = entry.time
+        if self.first_position is None:
+            self.first_position = (entry.cash, entry.holdings)
+        self._raw_positions = record["positions"]
+        action = record.get("this_action") or {}
+        kind = action.get("action") if isinstance(action, dict) else None
+        if kind in TRADE_ACTIONS and "price" in record:
+            self._book(kind, action, record)
+        if self.records:  # the first record is the starting position, not a flow
+            flow = cash_flow_of(record)
+            if flow:
+                self.flows_total += Decimal(str(flow))
         if record.get("client_order_id"):
-            self.order_fills.setdefault(str(record["client_order_id"]), []).append(record)
+            slim = {k: record[k] for k in ORDER_FILL_KEYS if k in record}
+            self.order_fills.setdefault(str(record["client_order_id"]), []).append(slim)
+        session_id = record.get("session_id")
+        if kind in TRADE_ACTIONS or kind == "no_trade":
+            self._mark_session_start(str(session_id) if session_id else None, kind, before)
+        if session_id:
+            tally = self.sessions.setdefault(str(session_id), SessionTally())
+            tally.records += 1
+            if action:
+                tally.actions += 1
+                if str(session_id) != self.tail_session:
+                    self.tail_session, self.tail_actions = str(session_id), []
+            if kind in TRADE_ACTIONS:
+                tally.trades += 1
+                self.tail_actions.append(dict(action))
         self.records += 1
+
+    def _mark_session_start(self, session_id: str | None, kind: str, before: tuple[Decimal, dict[str, Decimal]]) -> None:
+        """Keep the position before the first trade of the latest session that traded or passed, counted since the
+        previous session's last trade or `no_trade` (records between, such as reconciliations, do not end it)."""
+        if session_id is not None and session_id == self.start_session:
+            if kind in TRADE_ACTIONS and self.start_position is None:
+                self.start_position = before
+            return
+        self.start_session = session_id
+        self.start_position = before if kind in TRADE_ACTIONS and self.records else None
+
+    def position_at_session_start(self, session_id: str) -> tuple[Decimal, dict[str, Decimal]]:
+        """Cash and holdings as the session found them: before its first trade (a rerun after a crash sees the
+        start it had), but after what was booked for it before the model was asked (a live reconciliation, a
+        deposit, orders an earlier run left), so targets are sized from the account as it really is."""
+        if session_id == self.start_session and self.start_position is not None:
+            cash, holdings = self.start_position
+            return cash, dict(holdings)
+        return self.cash, dict(self.holdings)
+
+    def _book(self, kind: str, action: dict, record: dict) -> None:
+        """Average cost: a buy adds its notional and fee; a sell takes out its share of the cost."""
+        symbol = action["symbol"]
+        qty, cost = self.books.get(symbol, (ZERO, ZERO))
+        amount = Decimal(str(action.get("amount", 0)))
+        if kind == "buy":
+            cost += amount * Decimal(str(record["price"])) + Decimal(str(record.get("fee", 0)))
+            qty += amount
+        elif qty > 0:
+            cost -= cost * amount / qty
+            qty -= amount
+        self.books[symbol] = (qty, cost)
+
+    def apply(self, record: dict, where: str) -> None:
+        """Check one parsed record and take it as the new latest position."""
+        self.take(self.check(record, where, self.last_id))
 
 
 def record_time(value: Any) -> datetime | None:
@@ -132,17 +264,26 @@ def record_time(value: Any) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
-class PositionLedger:
-    """One model's ledger file. Load once; `append` is the only way to write."""
+Watcher = Callable[[dict, LedgerState], None]
 
-    def __init__(self, path: Path, universe: tuple[str, ...] = (), read_only: bool = False):
+
+class PositionLedger:
+    """One model's ledger file. Load once; `append` is the only way to write.
+
+    `watchers` see every record as it is taken (after the state moved), in file order: a reader keeps what it needs
+    in one pass instead of holding the records.
+    """
+
+    def __init__(self, path: Path, universe: tuple[str, ...] = (), read_only: bool = False,
+                 watchers: list[Watcher] | None = None):
         self.path = Path(path)
         self.universe = universe
         self.read_only = read_only
         self.lock = FileLock(str(self.path) + ".lock", timeout=120)
         self.state = LedgerState()
+        self.watchers: list[Watcher] = list(watchers or [])
+        self.trackers: dict[str, Any] = {}  # readers' digests kept up to date by watchers (e.g. the drawdown peak)
         self._offset = 0
-        self.records: list[dict] = []
         if read_only:
             self._sync()
         else:
@@ -157,7 +298,11 @@ class PositionLedger:
 
     # -- reading -------------------------------------------------------------------------------------------------
     def _sync(self) -> None:
-        """Read whatever was appended since our offset (by us or another process); refuse a torn or shrunk file."""
+        """Read whatever was appended since our offset (by us or another process); refuse a torn or shrunk file.
+
+        A first load streams the file and keeps only the state; later chunks (usually a line) are checked whole
+        before any of their lines is taken, so a bad line merges nothing, not even the lines before it.
+        """
         if not self.path.exists():
             if self._offset:
                 raise LedgerCorrupted(f"{self.path}: the ledger disappeared while in use; restore it from backup")
@@ -168,38 +313,72 @@ class PositionLedger:
         if size == self._offset:
             return
         with self.path.open("rb") as handle:
+            handle.seek(size - 1)
+            if handle.read(1) != b"\n":
+                self._torn(handle, size)
             handle.seek(self._offset)
-            chunk = handle.read()
-        line_no = len(self.records) + 1
-        if not chunk.endswith(b"\n"):
-            last_line = line_no + chunk.count(b"\n")
-            from arena.commands import cli_command  # how to call us from a fresh shell (the CLI's concern)
-
-            raise LedgerCorrupted(
-                f"{self.path} line {last_line}: torn last line (a write cut off by a crash); nothing was loaded. "
-                f"Move it aside with `{cli_command('repair-ledger', self.path)}` and rerun"
-            )
-        parsed: list[tuple[dict, str]] = []
-        for raw in chunk.split(b"\n")[:-1]:
-            where = f"{self.path} line {line_no}"
-            try:
-                record = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                raise LedgerCorrupted(f"{where}: not valid JSON; fix or remove that line") from None
-            if not isinstance(record, dict):
-                raise LedgerCorrupted(f"{where}: not a JSON object")
-            if may_need_cleaning(raw):  # a reason holding half an emoji, written before text was cleaned
-                record = clean_data(record)
-            parsed.append((record, where))
-            line_no += 1
-        # Check every new line on a scratch state first, so a bad line merges nothing (not even the lines before it).
-        scratch = LedgerState(last_id=self.state.last_id)
-        for record, where in parsed:
-            scratch.apply(record, where)
-        for record, where in parsed:
-            self.state.apply(record, where)
-            self.records.append(record)
+            lines = _lines(handle, size - self._offset)
+            if self._offset == 0:
+                self._load(lines)
+            else:
+                self._merge(lines)
         self._offset = size
+
+    def _torn(self, handle: Any, size: int) -> None:
+        handle.seek(self._offset)
+        newlines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+        from arena.commands import cli_command  # how to call us from a fresh shell (the CLI's concern)
+
+        raise LedgerCorrupted(
+            f"{self.path} line {self.state.records + newlines + 1}: torn last line (a write cut off by a crash); "
+            f"nothing was loaded. Move it aside with `{cli_command('repair-ledger', self.path)}` and rerun"
+        )
+
+    def _parse(self, raw: bytes, line_no: int) -> tuple[dict, str]:
+        where = f"{self.path} line {line_no}"
+        try:
+            record = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise LedgerCorrupted(f"{where}: not valid JSON; fix or remove that line") from None
+        if not isinstance(record, dict):
+            raise LedgerCorrupted(f"{where}: not a JSON object")
+        if may_need_cleaning(raw):  # a reason holding half an emoji, written before text was cleaned
+            record = clean_data(record)
+        return record, where
+
+    def _take(self, entry: Entry) -> None:
+        self.state.take(entry)
+        for watch in self.watchers:
+            watch(entry.record, self.state)
+
+    def _load(self, lines: Iterator[bytes]) -> None:
+        """The first read: one streaming pass; on a bad line nothing stays loaded."""
+        try:
+            for n, raw in enumerate(lines, 1):
+                record, where = self._parse(raw, n)
+                self._take(self.state.check(record, where, self.state.last_id))
+        except BaseException:
+            self.state = LedgerState()
+            raise
+
+    def _merge(self, lines: Iterator[bytes]) -> None:
+        """Lines appended since the last read: every one checked before any is taken."""
+        state = self.state
+        saved_raw, saved_holdings = state._raw_positions, state.holdings
+        entries: list[Entry] = []
+        last_id = state.last_id
+        try:
+            for n, raw in enumerate(lines, state.records + 1):
+                record, where = self._parse(raw, n)
+                entry = state.check(record, where, last_id)
+                # the next line's unchanged quantities are compared with this one's
+                state._raw_positions, state.holdings = record["positions"], entry.holdings
+                entries.append(entry)
+                last_id = entry.id
+        finally:
+            state._raw_positions, state.holdings = saved_raw, saved_holdings
+        for entry in entries:
+            self._take(entry)
 
     def refresh(self) -> LedgerState:
         if self.read_only:
@@ -209,10 +388,28 @@ class PositionLedger:
             self._sync()
         return self.state
 
+    def watch(self, watcher: Watcher, replay: bool = True) -> None:
+        """Add a watcher; with `replay` it first sees every record already in the file (one streaming pass)."""
+        if replay:
+            for record, state in self.replay():
+                watcher(record, state)
+        self.watchers.append(watcher)
+
+    def replay(self, upto: int | None = None) -> Iterator[tuple[dict, LedgerState]]:
+        """The records up to our offset again, each with the state as it stood after it (a scratch state, so the
+        ledger's own state is untouched); streaming, nothing kept."""
+        end = self._offset if upto is None else upto
+        scratch = LedgerState()
+        with self.path.open("rb") as handle:
+            for n, raw in enumerate(_lines(handle, end), 1):
+                record, where = self._parse(raw, n)
+                scratch.apply(record, where)
+                yield record, scratch
+
     # -- writing -------------------------------------------------------------------------------------------------
     def positions_snapshot(self, cash: Decimal, holdings: dict[str, Decimal]) -> dict[str, int | float]:
         """Every universe symbol (zeros included, as AI-Trader lists them), any other holding, then CASH."""
-        positions: dict[str, int | float] = {s: json_number(holdings.get(s, Decimal("0"))) for s in self.universe}
+        positions: dict[str, int | float] = {s: json_number(holdings.get(s, ZERO)) for s in self.universe}
         for symbol, qty in holdings.items():
             if symbol not in positions and qty != 0:
                 positions[symbol] = json_number(qty)
@@ -252,6 +449,21 @@ class PositionLedger:
         return written
 
 
+def _lines(handle: Any, length: int) -> Iterator[bytes]:
+    """The complete lines in the next `length` bytes of an open file, read a block at a time."""
+    remaining, rest = length, b""
+    while remaining > 0:
+        block = handle.read(min(1 << 20, remaining))
+        if not block:
+            break
+        remaining -= len(block)
+        parts = (rest + block).split(b"\n")
+        rest = parts.pop()
+        yield from parts
+    if rest:
+        yield rest
+
+
 def repair_torn_tail(path: Path) -> str:
     """Move a torn last line into `<ledger>.torn` and truncate the ledger to its last complete line."""
     path = Path(path)
@@ -272,9 +484,10 @@ def repair_torn_tail(path: Path) -> str:
     return f"{path}: moved a torn line of {len(torn)} bytes to {path.name}.torn"
 
 
-def read_ledger(path: Path) -> PositionLedger:
-    """Open any ledger for reading (ours or AI-Trader's); a missing file is an error naming it."""
+def read_ledger(path: Path, watchers: list[Watcher] | None = None) -> PositionLedger:
+    """Open any ledger for reading (ours or AI-Trader's); a missing file is an error naming it. `watchers` see each
+    record once, as it is read."""
     path = Path(path)
     if not path.exists():
         raise LedgerError(f"{path}: no position ledger here; expected <run>/<signature>/position/position.jsonl")
-    return PositionLedger(path, read_only=True)
+    return PositionLedger(path, read_only=True, watchers=watchers)

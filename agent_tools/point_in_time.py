@@ -47,6 +47,10 @@ class PriceView(Protocol):
 
     def completed_daily_bars(self, symbol: str) -> list[Bar]: ...
 
+    def recent_daily_bars(self, symbol: str, count: int, end_day: date | None = None) -> list[Bar]: ...
+
+    def close_on(self, symbol: str, day: date) -> float | None: ...
+
     def daily_history(self, symbol: str, days: int, end_day: date | None = None) -> list[dict]: ...
 
     def last_close(self, symbol: str) -> float | None: ...
@@ -72,6 +76,21 @@ class DailyHistory:
     def completed_daily_bars(self, symbol: str) -> list[Bar]:
         raise NotImplementedError
 
+    def recent_daily_bars(self, symbol: str, count: int, end_day: date | None = None) -> list[Bar]:
+        """The last `count` complete daily bars up to `end_day` (default: the instant), oldest first."""
+        bars = self.completed_daily_bars(symbol)
+        if end_day is not None:
+            bars = [b for b in bars if b.day <= end_day]
+        return bars[-count:] if count > 0 else []
+
+    def close_on(self, symbol: str, day: date) -> float | None:
+        """The close of `day` if that session had closed by the instant, else None (also for a symbol not shown)."""
+        try:
+            bars = self.recent_daily_bars(symbol, 1, day)
+        except ViewError:
+            return None
+        return bars[0].close if bars and bars[0].day == day else None
+
     def session_open(self, symbol: str) -> float | None:
         raise NotImplementedError
 
@@ -85,12 +104,9 @@ class DailyHistory:
             )
         if not 1 <= days <= MAX_HISTORY_DAYS:
             raise ViewError(f"days must be between 1 and {MAX_HISTORY_DAYS}, got {days}")
-        bars = self.completed_daily_bars(symbol)
-        if end_day is not None:
-            bars = [b for b in bars if b.day <= end_day]
         rows: list[dict] = [
             {"date": b.day.isoformat(), "open": b.open, "high": b.high, "low": b.low, "close": b.close, "volume": b.volume}
-            for b in bars[-days:]
+            for b in self.recent_daily_bars(symbol, days, end_day)
         ]
         today_open = self.session_open(symbol)
         if today_open is not None and (end_day is None or end_day >= now.date()):
@@ -98,7 +114,7 @@ class DailyHistory:
         return rows
 
     def last_close(self, symbol: str) -> float | None:
-        bars = self.completed_daily_bars(symbol)
+        bars = self.recent_daily_bars(symbol, 1)
         return bars[-1].close if bars else None
 
 
@@ -149,6 +165,23 @@ class MarketView(DailyHistory):
         series = self.data.daily[self.check_symbol(symbol)]
         return series.bars[: series.count_ended_by(self.instant)]
 
+    def recent_daily_bars(self, symbol: str, count: int, end_day: date | None = None) -> list[Bar]:
+        """As the protocol says, found by bisecting: the cost does not grow with the length of the history."""
+        series = self.data.daily[self.check_symbol(symbol)]
+        n = series.count_ended_by(self.instant)
+        if end_day is not None:
+            n = min(n, bisect.bisect_right(series.days, end_day))
+        return series.bars[max(0, n - count):n] if count > 0 else []
+
+    def close_on(self, symbol: str, day: date) -> float | None:
+        """The close of `day` from the data once that session closed; any symbol with bars (a holding may have
+        left the universe since)."""
+        series = self.data.daily.get(symbol)
+        i = series.index_of_day(day) if series is not None else None
+        if i is None or series is None or series.bars[i].end > self.instant:
+            return None
+        return series.bars[i].close
+
     def session_open(self, symbol: str) -> float | None:
         """Today's opening price once the session has opened; only the open, never today's high, low or close."""
         if self.session is None or self.instant < self.session.open:
@@ -184,16 +217,17 @@ class MarketView(DailyHistory):
         if cached is not None:
             return cached
         candidates: list[Quote] = []
-        daily = self.completed_daily_bars(clean)
+        daily = self.recent_daily_bars(clean, 1)
         if daily:
             candidates.append(Quote(clean, daily[-1].close, daily[-1].end, f"close of {daily[-1].day.isoformat()}"))
         today_open = self.session_open(clean)
         if today_open is not None and self.session is not None:
             candidates.append(Quote(clean, today_open, self.session.open, f"open of {self.session.day.isoformat()}"))
         kind = "hourly" if self.data.intraday_minutes == 60 else f"{self.data.intraday_minutes}-minute"
-        hourly = self.completed_hourly_bars(clean)
-        if hourly:
-            bar = hourly[-1]
+        hourly = self.data.hourly.get(clean)
+        ended = hourly.count_ended_by(self.instant) if hourly is not None else 0
+        if hourly is not None and ended:
+            bar = hourly.bars[ended - 1]
             candidates.append(Quote(clean, bar.close, bar.end, f"close of the {bar.start:%H:%M} {kind} bar"))
         opening = self._opening_bar(clean) if today_open is not None else None
         if opening is not None:  # preferred on a tie: the price at the instant, not the one just before it

@@ -3,13 +3,14 @@ of the session, and the peak equity the drawdown halt measures from."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from agent_tools.context import SessionContext
 from agent_tools.fills import cents
-from agent_tools.ledger import CASH, TRADE_ACTIONS, LedgerState, PositionLedger, json_number
+from agent_tools.ledger import LedgerState, PositionLedger, json_number
 from agent_tools.point_in_time import PriceView, ViewError
 
 
@@ -24,48 +25,61 @@ def equity(state: LedgerState, view: PriceView) -> Decimal:
     return total
 
 
-def average_costs(records: list[dict]) -> dict[str, Decimal]:
-    """Average cost per share of each current holding (fees included): one pass over the ledger's fills."""
-    books: dict[str, list[Decimal]] = {}  # symbol -> [quantity, cost]
-    for record in records:
-        action = record.get("this_action") or {}
-        if action.get("action") not in TRADE_ACTIONS or "price" not in record:
-            continue
-        book = books.setdefault(action["symbol"], [Decimal("0"), Decimal("0")])
-        amount = Decimal(str(action.get("amount", 0)))
-        if action["action"] == "buy":
-            book[1] += amount * Decimal(str(record["price"])) + Decimal(str(record.get("fee", 0)))
-            book[0] += amount
-        elif book[0] > 0:
-            book[1] -= book[1] * amount / book[0]
-            book[0] -= amount
-    return {symbol: cost / qty for symbol, (qty, cost) in books.items() if qty > 0}
-
-
-def _split(positions: dict) -> tuple[Decimal, dict[str, Decimal]]:
-    return Decimal(str(positions.get(CASH, 0))), {s: Decimal(str(q)) for s, q in positions.items() if s != CASH and q}
-
-
 def position_at_session_start(ledger: PositionLedger, session_id: str) -> tuple[Decimal, dict[str, Decimal]]:
-    """Cash and holdings as the session found them: before its first trade (a rerun after a crash sees the start
-    it had), but after what was booked for it before the model was asked (a live reconciliation, a deposit, orders
-    an earlier run left), so targets are sized from the account as it really is.
+    """Cash and holdings as the session found them (see `LedgerState.position_at_session_start`): O(1)."""
+    return ledger.state.position_at_session_start(session_id)
 
-    Walks back from the end only as far as the previous session's own records.
+
+class PeakTracker:
+    """The highest value the account had at a past close, kept up to date as days close.
+
+    A ledger watcher: when a record opens a new date, the previous date's closing position is valued at that day's
+    closes (a holding without a close that day counts 0) and folded into the best so far, so asking for the peak
+    costs O(holdings) whatever the ledger's length. `close(symbol, day)` is the session view's (set per session).
+    Money moved in or out after a close counts as if it had been there at that close (so a withdrawal is never a
+    drawdown and a deposit never hides one): closes are kept net of the flows up to them, and the flows so far are
+    added back when asked.
     """
-    records = ledger.records
-    first_trade = None
-    for i in range(len(records) - 1, -1, -1):
-        action = (records[i].get("this_action") or {}).get("action")
-        if records[i].get("session_id") == session_id:
-            if action in TRADE_ACTIONS:
-                first_trade = i
-            continue
-        if action in TRADE_ACTIONS or action == "no_trade":
-            break
-    if first_trade is None or first_trade == 0:
-        return ledger.state.cash, dict(ledger.state.holdings)
-    return _split(records[first_trade - 1]["positions"])
+
+    KEY = "peak"
+
+    def __init__(self, close: Callable[[str, date], float | None]):
+        self.close = close
+        self.best: Decimal | None = None  # the best past close, net of the flows up to it
+        # the latest date (it may still change): date, cash, holdings, flows up to its latest record
+        self.open_day: tuple[str, Decimal, dict[str, Decimal], Decimal] | None = None
+        self.flows = Decimal("0")
+
+    def __call__(self, _record: dict, state: LedgerState) -> None:
+        if self.open_day is not None and state.last_date != self.open_day[0]:
+            value = self._net_value(*self.open_day)
+            self.best = value if self.best is None else max(self.best, value)
+        self.open_day = (state.last_date or "", state.cash, state.holdings, state.flows_total)
+        self.flows = state.flows_total
+
+    def _net_value(self, day_text: str, cash: Decimal, holdings: dict[str, Decimal], flows: Decimal) -> Decimal:
+        day = date.fromisoformat(day_text[:10])
+        value = cash + sum((qty * Decimal(str(self.close(s, day) or 0)) for s, qty in holdings.items()), Decimal("0"))
+        return value - flows
+
+    def peak(self, before: date, now: Decimal) -> Decimal:
+        """The highest of `now` and every close before the day `before` (plus the money moved in since it)."""
+        best = self.best
+        if self.open_day is not None and self.open_day[0][:10] < before.isoformat():
+            value = self._net_value(*self.open_day)
+            best = value if best is None else max(best, value)
+        return now if best is None else max(now, best + self.flows)
+
+    @classmethod
+    def on(cls, ledger: PositionLedger, view: PriceView) -> PeakTracker:
+        """The ledger's tracker, now pricing with this view; the first one replays the file once."""
+        tracker = ledger.trackers.get(cls.KEY)
+        if tracker is None:
+            tracker = cls(view.close_on)
+            ledger.watch(tracker, replay=True)
+            ledger.trackers[cls.KEY] = tracker
+        tracker.close = view.close_on
+        return tracker
 
 
 def peak_equity(ledger: PositionLedger, view: PriceView, ctx: SessionContext) -> Decimal:
@@ -75,25 +89,7 @@ def peak_equity(ledger: PositionLedger, view: PriceView, ctx: SessionContext) ->
     deposit never hides one."""
     if ctx.limits.max_drawdown is None:
         return Decimal("0")
-    peak = equity(ledger.state, view)
-    by_date = ledger.state.by_date
-    symbols = {s for _cash, holdings in by_date.values() for s in holdings}
-    closes: dict[str, dict[date, float]] = {}
-    for symbol in symbols:
-        try:
-            bars = view.completed_daily_bars(symbol)
-        except ViewError:
-            continue
-        closes[symbol] = {b.day: b.close for b in bars}
-    flows = ledger.state.flows_by_date
-    for day_text, (cash, holdings) in by_date.items():
-        day = date.fromisoformat(day_text)
-        if day >= ctx.day:
-            continue
-        value = cash + sum((qty * Decimal(str(closes.get(s, {}).get(day, 0))) for s, qty in holdings.items()), Decimal("0"))
-        moved_since = sum((f for d, f in flows.items() if d > day_text), Decimal("0"))
-        peak = max(peak, value + moved_since)
-    return peak
+    return PeakTracker.on(ledger, view).peak(ctx.day, equity(ledger.state, view))
 
 
 @dataclass
@@ -119,7 +115,7 @@ class PortfolioView:
                 value += market_value
             holdings[symbol] = {"quantity": json_number(qty), "price": float(price) if price is not None else None,
                                 "market_value": float(cents(market_value)) if market_value is not None else None}
-        costs = average_costs(self.ledger.records)
+        costs = state.average_costs()
         for symbol, row in holdings.items():
             row["weight"] = round(row["market_value"] / float(value), 4) if row["market_value"] and value else 0.0
             cost = costs.get(symbol)

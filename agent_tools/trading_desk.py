@@ -20,7 +20,7 @@ from agent_tools.chronology import check_chronology, record_no_trade, session_re
 from agent_tools.context import SessionContext
 from agent_tools.errors import ToolInputError, TradeRejected
 from agent_tools.fills import FeeModel, FillModel, cents
-from agent_tools.ledger import TRADE_ACTIONS, LedgerState, PositionLedger
+from agent_tools.ledger import LedgerState, PositionLedger
 from agent_tools.market_calendar import MARKET_TZ
 from agent_tools.news import NewsSource
 from agent_tools.order_desk import OrderDesk
@@ -63,8 +63,7 @@ class TradingDesk:
             ctx=self.ctx, ledger=self.ledger, broker=self.broker, rules=self.rules, fill_model=self.fill_model,
             fee_model=self.fee_model, market_open=self.market_open, universe=frozenset(self.view.universe),
             quote=self.research.quote, audit=self.trail, now=self._now,
-            trades_this_session=sum(1 for r in session_records(self.ledger, self.ctx.session_id)
-                                    if r["this_action"].get("action") in TRADE_ACTIONS),
+            trades_this_session=self.ledger.state.session(self.ctx.session_id).trades,
             peak_equity=peak_equity(self.ledger, self.view, self.ctx), redact=self.redact,
         )
 

@@ -55,9 +55,8 @@ def standings(out_dir: Path, signatures: list[str], data: MarketData, day: date,
             if problems is not None:
                 problems[signature] = str(exc)
             continue
-        if not ledger.records:
+        if ledger.state.first_position is None:
             continue
-        first = ledger.records[0]["positions"]
-        initial = float(first.get("CASH", 0))
+        initial = float(ledger.state.first_position[0])
         rows.append(Standing(signature, float(value_at_close(ledger.state, data, day)), initial, signature in baselines))
     return sorted(rows, key=lambda r: r.total_return, reverse=True)

@@ -46,7 +46,7 @@ def system_prompt(ctx: SessionContext, execution_note: str) -> str:
 
 def _closes(view: PriceView, symbol: str, days: int) -> list[float]:
     try:
-        return [b.close for b in view.completed_daily_bars(symbol)[-days:]]
+        return [b.close for b in view.recent_daily_bars(symbol, days)]
     except ViewError:
         return []
 

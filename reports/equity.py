@@ -22,7 +22,6 @@ from typing import Any
 
 import pandas as pd
 
-from agent_tools.ledger import CASH, TRADE_ACTIONS, cash_flow_of
 from agent_tools.market_calendar import MarketCalendar, at_market_time, parse_day
 from agent_tools.market_data import MarketData
 from reports.notes import Notes
@@ -161,20 +160,12 @@ def base_day_before(day: date, trading_days: list[date], calendar: MarketCalenda
     return previous.day if previous is not None else day
 
 
-def _split(positions: dict) -> tuple[float, dict[str, float]]:
-    cash = float(positions.get(CASH, 0) or 0)
-    holdings = {str(s): float(q) for s, q in positions.items() if s != CASH and q not in (None, 0)}
-    return cash, holdings
-
-
 def ledger_trades(run: ModelRun, marker: Marker) -> list[Trade]:
     """Every buy and sell in ledger order. AI-Trader records without a price are priced at that day's open."""
     trades = []
-    for record in run.records:
+    for record in run.ledger.fills:
         action = record.get("this_action") or {}
         side = str(action.get("action", ""))
-        if side not in TRADE_ACTIONS:
-            continue
         symbol = str(action.get("symbol", ""))
         day = record_day(record)
         price = record.get("price", action.get("price"))
@@ -193,27 +184,25 @@ def model_curve(run: ModelRun, trading_days: list[date], marker: Marker, calenda
     first, last = run.first_day, run.last_day
     days = [d for d in trading_days if first <= d <= last]
     base = base_day_before(first, trading_days, calendar)
-    records = run.records
     last_fill: dict[str, float] = {}
 
     def mark(cash: float, holdings: dict[str, float], day: date) -> tuple[float, float]:
         invested = sum(q * marker.close(s, day, last_fill.get(s), run.label) for s, q in holdings.items())
         return cash + invested, invested
 
-    cash, holdings = _split(records[0].get("positions") or {})
+    ledger_days = run.ledger.days
+    assert run.ledger.base is not None
+    cash, holdings = run.ledger.base.cash, run.ledger.base.holdings
     value, invested = mark(cash, holdings, base)
     index, equity, exposure, flows = [base], [value], [invested / value if value else 0.0], [0.0]
     i = 0
     for day in days:
         flow = 0.0
-        while i < len(records) and record_day(records[i]) <= day:
-            record = records[i]
-            flow += cash_flow_of(record) if i > 0 else 0.0  # the first record is the base, not a flow
-            cash, holdings = _split(record.get("positions") or {})
-            action = record.get("this_action") or {}
-            price = record.get("price", action.get("price"))
-            if action.get("symbol") and price is not None:
-                last_fill[str(action["symbol"])] = float(price)
+        while i < len(ledger_days) and ledger_days[i].day <= day:
+            end = ledger_days[i]
+            flow += end.flow
+            cash, holdings = end.cash, end.holdings
+            last_fill.update(end.fills)
             i += 1
         value, invested = mark(cash, holdings, day)
         index.append(day)

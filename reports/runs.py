@@ -14,13 +14,13 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from agent_tools.ledger import read_ledger
 from agent_tools.market_calendar import parse_day
 from arena.blind import BLIND_FILE, read_map, to_named_record
 from arena.commands import cli_command
 from arena.manifest import read_manifest
 from arena.session_log import latest_by_session, read_session_records
 from reports import ReportError
+from reports.ledger_digest import LedgerDigest, digest_ledger
 from reports.notes import Notes
 
 LEDGER = Path("position") / "position.jsonl"
@@ -36,7 +36,7 @@ class ModelRun:
     folder: Path
     run_dir: Path
     source: Source
-    records: list[dict]
+    ledger: LedgerDigest  # what the report reads from the ledger (never the records themselves)
     sessions: list[dict] = field(default_factory=list)
     baseline: bool = False
     model: str | None = None
@@ -51,12 +51,13 @@ class ModelRun:
     @property
     def first_day(self) -> date:
         """The ledger's first day, or an earlier session's (a failed first session may not have written one)."""
-        return min([parse_day(str(self.records[0]["date"])[:10]), *self._session_days()[:1]])
+        assert self.ledger.base is not None
+        return min([self.ledger.base.day, *self._session_days()[:1]])
 
     @property
     def last_day(self) -> date:
         """The last day the model ran: a failed last session writes no ledger line but still counts."""
-        return max([*(parse_day(str(r["date"])[:10]) for r in self.records), *self._session_days()[-1:]])
+        return max([*([self.ledger.last_day] if self.ledger.last_day else []), *self._session_days()[-1:]])
 
 
 def model_folders(folder: Path) -> list[Path]:
@@ -107,12 +108,11 @@ def expand(folder: Path) -> list[tuple[Path, list[Path]]]:
 
 
 def load_model(folder: Path, run_dir: Path, baselines: set[str]) -> ModelRun:
-    ledger = read_ledger(folder / LEDGER)
     blind = read_map(run_dir)
-    records = [to_named_record(r, blind) for r in ledger.records] if blind is not None else ledger.records
+    ledger = digest_ledger(folder / LEDGER, (lambda r: to_named_record(r, blind)) if blind is not None else None)
     sessions = sorted(latest_by_session(read_session_records(folder)).values(),
                       key=lambda s: (str(s.get("trigger_time") or s.get("date") or ""), str(s["session_id"])))
-    ours = bool(sessions) or any(r.get("session_id") for r in ledger.records)
+    ours = bool(sessions) or ledger.has_session_ids
     signature = folder.name
     models = [str(s["model"]) for s in sessions if s.get("model")]
     return ModelRun(
@@ -120,7 +120,7 @@ def load_model(folder: Path, run_dir: Path, baselines: set[str]) -> ModelRun:
         folder=folder,
         run_dir=run_dir,
         source="tradearena" if ours else "ai-trader",
-        records=records,
+        ledger=ledger,
         blind=blind is not None,
         repeat=int(run_dir.name.split("-")[1]) if REPEAT.fullmatch(run_dir.name) else None,
         sessions=sessions,
@@ -153,7 +153,7 @@ def load_runs(out_dir: Path, extra: list[Path], notes: Notes) -> list[ModelRun]:
         baselines = _configured_baselines(run_dir)
         for folder in model_dirs:
             run = load_model(folder, run_dir, baselines)
-            if not run.records:
+            if not run.ledger.records:
                 notes.add(f"skipped {folder}: its ledger is empty (no sessions ran yet)")
                 continue
             loaded.append(run)

@@ -17,8 +17,6 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from agent_tools.ledger import CASH
-from reports.equity import record_day
 from reports.runs import ModelRun
 
 
@@ -93,13 +91,14 @@ def rolling_sharpe(equity: pd.Series, window: int, per_period_rf: float, periods
 
 def holdings_over_time(run: ModelRun, days: list[date], closes) -> pd.DataFrame:
     """Market value of each holding at each close (days x symbols), from the ledger's positions; `closes(s, d)`."""
-    records = run.records
+    ledger_days = run.ledger.days
     rows = []
     i = 0
-    positions: dict = records[0].get("positions") or {}
+    assert run.ledger.base is not None
+    holdings = run.ledger.base.holdings
     for day in days:
-        while i < len(records) and record_day(records[i]) <= day:
-            positions = records[i].get("positions") or positions
+        while i < len(ledger_days) and ledger_days[i].day <= day:
+            holdings = ledger_days[i].holdings
             i += 1
-        rows.append({s: float(q) * closes(s, day) for s, q in positions.items() if s != CASH and q})
+        rows.append({s: q * closes(s, day) for s, q in holdings.items()})
     return pd.DataFrame(rows, index=days).fillna(0.0)

@@ -119,7 +119,7 @@ def test_torn_line_seen_by_an_open_ledger_merges_nothing_and_blocks_appends(tmp_
 
     with pytest.raises(LedgerCorrupted, match="line 4: torn last line"):
         ledger.refresh()
-    assert (ledger.state.last_id, ledger.state.cash, len(ledger.records)) == (1, Decimal("999.0"), 2)
+    assert (ledger.state.last_id, ledger.state.cash, ledger.state.records) == (1, Decimal("999.0"), 2)
     with pytest.raises(LedgerCorrupted):
         ledger.append_record(record())
     assert ledger.path.read_bytes() == before
@@ -133,7 +133,7 @@ def test_bad_line_after_good_new_lines_merges_none_of_them(tmp_path):
     for _ in range(2):  # and the same clear message again, not a confusing one about repeated ids
         with pytest.raises(LedgerCorrupted, match="line 4: not valid JSON"):
             ledger.refresh()
-    assert (ledger.state.last_id, ledger.state.cash, len(ledger.records)) == (1, Decimal("999.0"), 2)
+    assert (ledger.state.last_id, ledger.state.cash, ledger.state.records) == (1, Decimal("999.0"), 2)
 
 
 def test_repair_moves_the_torn_line_aside_and_the_ledger_loads(tmp_path):
@@ -225,4 +225,4 @@ def test_open_ledger_picks_up_the_other_process_lines_before_appending(tmp_path)
 
     assert written["id"] == APPENDS_PER_WRITER + 1
     assert ledger.state.cash == APPENDS_PER_WRITER + 1
-    assert len(ledger.records) == APPENDS_PER_WRITER + 2
+    assert ledger.state.records == APPENDS_PER_WRITER + 2

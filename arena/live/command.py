@@ -260,9 +260,9 @@ async def _session(run: LiveRun, plan: ModelPlan, ctx: SessionContext) -> bool:
     view = live_view(config, plan, run.market.calendar, run.clock if run.pinned else None)
     alpaca = alpaca_broker(plan, ctx.model_dir, warn=not run.dry_run) if plan.settings.broker == "alpaca" else None
     ledger = PositionLedger.for_signature(run.base_dir, sig, tuple(config.universe))
-    prior = [r for r in ledger.records if r.get("session_id") == ctx.session_id]
+    prior = ledger.state.session(ctx.session_id).records
     if prior:
-        run.say(f"{sig}: continuing session {ctx.session_id}, interrupted earlier ({len(prior)} ledger record(s) already written)")
+        run.say(f"{sig}: continuing session {ctx.session_id}, interrupted earlier ({prior} ledger record(s) already written)")
 
     notes: list[str] = []
     if alpaca is not None:

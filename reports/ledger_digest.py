@@ -1,0 +1,80 @@
+"""What a report needs from a ledger, gathered in one streaming pass: the position at the end of each ledger date,
+the money moved in or out that day, the last fill price of each symbol traded that day, and the fills themselves
+(slimmed to the fields a trade list shows). Never the records: a long ledger lists every symbol of the universe on
+every line, and a report on ten years of several models must not hold them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from agent_tools.ledger import CASH, TRADE_ACTIONS, LedgerState, cash_flow_of, read_ledger
+from agent_tools.market_calendar import parse_day
+
+FILL_KEYS = ("id", "date", "this_action", "price", "fee", "time", "session_id", "reason")
+
+
+@dataclass
+class DayEnd:
+    """The ledger at the end of a run of records sharing one date (in file order)."""
+
+    day: date
+    cash: float
+    holdings: dict[str, float]  # non-zero quantities; the previous day's dict itself when nothing changed
+    flow: float = 0.0  # money moved in (+) or out (-) by these records (the first record is the base, not a flow)
+    fills: dict[str, float] = field(default_factory=dict)  # symbol -> its last fill price among these records
+
+
+@dataclass
+class LedgerDigest:
+    base: DayEnd | None = None  # the first record's position (the starting account)
+    days: list[DayEnd] = field(default_factory=list)
+    fills: list[dict] = field(default_factory=list)  # buys and sells, slimmed to FILL_KEYS
+    records: int = 0
+    last_day: date | None = None
+    has_session_ids: bool = False
+
+    def __call__(self, record: dict, _state: LedgerState | None = None) -> None:
+        """Take the next record (a ledger watcher)."""
+        day = parse_day(str(record["date"])[:10])
+        positions = record.get("positions") or {}
+        cash = float(positions.get(CASH, 0) or 0)
+        previous = self.days[-1] if self.days else None
+        holdings = _holdings(positions, previous.holdings if previous else {})
+        if previous is None or previous.day != day:
+            previous = DayEnd(day, cash, holdings)
+            self.days.append(previous)
+        else:
+            previous.cash, previous.holdings = cash, holdings
+        if self.records:
+            previous.flow += cash_flow_of(record)
+        else:
+            self.base = DayEnd(day, cash, holdings)
+        action = record.get("this_action") or {}
+        price = record.get("price", action.get("price"))
+        if action.get("symbol") and price is not None:
+            previous.fills[str(action["symbol"])] = float(price)
+        if action.get("action") in TRADE_ACTIONS:
+            self.fills.append({k: record[k] for k in FILL_KEYS if k in record})
+        if record.get("session_id"):
+            self.has_session_ids = True
+        if self.last_day is None or day > self.last_day:
+            self.last_day = day
+        self.records += 1
+
+
+def _holdings(positions: dict, previous: dict[str, float]) -> dict[str, float]:
+    """Non-zero quantities as floats; the previous dict when they are the same (most records change one symbol)."""
+    holdings = {str(s): float(q) for s, q in positions.items() if s != CASH and q not in (None, 0)}
+    return previous if holdings == previous else holdings
+
+
+def digest_ledger(path: Path, translate: Callable[[dict], dict] | None = None) -> LedgerDigest:
+    """Read (and check) a ledger once, keeping only its digest; `translate` maps each record first (blind runs)."""
+    digest = LedgerDigest()
+    watcher = digest if translate is None else (lambda record, state: digest(translate(record), state))
+    read_ledger(path, watchers=[watcher])
+    return digest
