@@ -8,25 +8,23 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from agent_tools.brokers.base import BrokerError
-from agent_tools.errors import ToolInputError
-from agent_tools.ledger import LedgerError
-from agent_tools.market_calendar import CalendarError, parse_day, parse_instant
-from agent_tools.market_data import MarketDataError
-from agent_tools.news import NewsError
-from agent_tools.parquet_store import StoreError
-from arena.config import ArenaConfig, ConfigError, load_config
-from arena.models.base import ModelError
-from reports import ReportError
+from agent_tools.market_calendar import parse_day, parse_instant
+from arena.errors import ConfigError, is_expected
 
-EXPECTED_ERRORS: tuple[type[Exception], ...] = (
-    ConfigError, MarketDataError, LedgerError, CalendarError, NewsError, ToolInputError, ModelError, ReportError,
-    BrokerError, StoreError,
-)
+if TYPE_CHECKING:
+    from arena.config import ArenaConfig
+
+# Imports are lazy: `--help` and the live market-day guard import neither pandas nor pydantic.
+
+
+def load_config(path: str | None) -> ArenaConfig:
+    from arena.config import load_config as load
+
+    return load(path)
 
 
 def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -36,12 +34,14 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except EXPECTED_ERRORS as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
         except KeyboardInterrupt:
             click.echo("interrupted: finished sessions are kept; rerun to resume", err=True)
             sys.exit(130)
+        except Exception as exc:
+            if not is_expected(exc):
+                raise
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
 
     return wrapper
 
@@ -312,7 +312,8 @@ def probe_memory(signature: str, config_path: str | None, start: str | None, end
 def live(config_path: str | None, out: str | None, now: str | None, dry_run: bool, models: str | None,
          retry_failed: bool, cron: bool) -> None:
     """One live session per enabled model for this trigger (cron: weekdays 10:00 New York time)."""
-    from arena.live import run_live
+    from agent_tools.market_calendar import MarketCalendar
+    from arena.live.guard import gate, wall_clock
 
     if now and not has_time(now):
         raise ConfigError(f"--now {now!r} has no time of day; give one, e.g. --now {now.strip()}T10:00 "
@@ -321,6 +322,13 @@ def live(config_path: str | None, out: str | None, now: str | None, dry_run: boo
         from arena.run_loop import check_output_folder
 
         check_output_folder(Path(out).resolve())
+    # The market-day guard first, on light imports only: a weekend or holiday cron fire costs a few milliseconds.
+    verdict = gate(parse_instant(now) if now else wall_clock(), config_path, cron, MarketCalendar(disk=True))
+    if not verdict.go:
+        click.echo(verdict.line)
+        sys.exit(0)
+    from arena.live import run_live
+
     sys.exit(run_live(config_path, out, parse_instant(now) if now else None, dry_run, parse_models(models),
                       retry_failed=retry_failed, cron=cron))
 

@@ -6,9 +6,11 @@ Every time here is timezone-aware; the market's zone is America/New_York whateve
 from __future__ import annotations
 
 import bisect
+import json
+import os
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 MARKET_TZ = ZoneInfo("America/New_York")
@@ -58,39 +60,110 @@ def parse_day(text: str | date) -> date:
         raise CalendarError(f"cannot parse date {text!r}; use YYYY-MM-DD, e.g. 2025-10-01") from None
 
 
-@lru_cache(maxsize=64)
-def _year_sessions(year: int) -> tuple[TradingSession, ...]:
-    import pandas_market_calendars as mcal  # imported lazily: ~0.3 s, only when a calendar is needed
+class _Sessions:
+    """NYSE sessions by year, built from pandas-market-calendars in one schedule call for a whole range of years
+    (a ten-year replay does not rebuild the calendar year by year), kept for the process.
 
-    nyse = mcal.get_calendar("NYSE")
-    schedule = nyse.schedule(start_date=f"{year}-01-01", end_date=f"{year}-12-31")
-    early = {ts.date() for ts in nyse.early_closes(schedule).index}
-    sessions = []
-    for label, row in schedule.iterrows():
-        day = label.date()
-        sessions.append(
-            TradingSession(
-                day=day,
-                open=row["market_open"].to_pydatetime().astimezone(MARKET_TZ),
-                close=row["market_close"].to_pydatetime().astimezone(MARKET_TZ),
-                early_close=day in early,
-            )
-        )
-    return tuple(sessions)
+    With a cache folder (`TRADEARENA_CACHE`, default `~/.cache/tradearena`), the built years are also kept on disk
+    under the library's version, so the live market-day guard answers without importing pandas; a new library
+    version (say, an unscheduled closure added) starts a new file.
+    """
+
+    def __init__(self) -> None:
+        self.years: dict[int, tuple[TradingSession, ...]] = {}
+
+    def __call__(self, year: int, upto: int | None = None, disk: bool = False) -> tuple[TradingSession, ...]:
+        if year not in self.years:
+            last = max(year, upto or year)
+            if not (disk and self._from_disk(year, last)):
+                self._build(year, last)
+                if disk:
+                    self._to_disk()
+        return self.years[year]
+
+    def cache_clear(self) -> None:
+        self.years.clear()
+
+    def _build(self, first: int, last: int) -> None:
+        import pandas_market_calendars as mcal  # imported lazily: ~0.3 s, only when a calendar is built
+
+        nyse = mcal.get_calendar("NYSE")
+        schedule = nyse.schedule(start_date=f"{first}-01-01", end_date=f"{last}-12-31")
+        early = {ts.date() for ts in nyse.early_closes(schedule).index}
+        opens = schedule["market_open"].dt.tz_convert(MARKET_TZ).dt.to_pydatetime()
+        closes = schedule["market_close"].dt.tz_convert(MARKET_TZ).dt.to_pydatetime()
+        built: dict[int, list[TradingSession]] = {y: [] for y in range(first, last + 1)}
+        for label, open_, close in zip(schedule.index, opens, closes, strict=True):
+            day = label.date()
+            built[day.year].append(TradingSession(day, open_.astimezone(MARKET_TZ), close.astimezone(MARKET_TZ),
+                                                  day in early))
+        for y, sessions in built.items():
+            self.years.setdefault(y, tuple(sessions))
+
+    @staticmethod
+    def _disk_path() -> Path | None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            tag = version("pandas_market_calendars")
+        except PackageNotFoundError:
+            return None
+        folder = Path(os.environ.get("TRADEARENA_CACHE") or Path.home() / ".cache" / "tradearena")
+        return folder / f"nyse-sessions-{tag}.json"
+
+    def _from_disk(self, first: int, last: int) -> bool:
+        path = self._disk_path()
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8")) if path is not None else {}
+        except (OSError, ValueError):
+            return False
+        if not all(str(y) in raw for y in range(first, last + 1)):
+            return False
+        for y in range(first, last + 1):
+            self.years.setdefault(y, tuple(
+                TradingSession(date.fromisoformat(d), datetime.fromisoformat(o).astimezone(MARKET_TZ),
+                               datetime.fromisoformat(c).astimezone(MARKET_TZ), bool(e))
+                for d, o, c, e in raw[str(y)]))
+        return True
+
+    def _to_disk(self) -> None:
+        """Best effort (a read-only home only means the next run builds again); written whole, then renamed."""
+        path = self._disk_path()
+        if path is None:
+            return
+        raw = {str(y): [[s.day.isoformat(), s.open.isoformat(), s.close.isoformat(), s.early_close] for s in sessions]
+               for y, sessions in self.years.items()}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            scratch = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            scratch.write_text(json.dumps(raw), encoding="utf-8")
+            os.replace(scratch, path)
+        except OSError:
+            pass
+
+
+_year_sessions = _Sessions()
 
 
 class MarketCalendar:
-    """Lookups over NYSE sessions; years are loaded on first use and cached for the process."""
+    """Lookups over NYSE sessions; years are loaded on first use and cached for the process (and, with
+    `disk=True`, on disk: the live guard's calendar, which must answer without importing pandas)."""
+
+    def __init__(self, disk: bool = False):
+        self.disk = disk
+
+    def _year(self, year: int, upto: int | None = None) -> tuple[TradingSession, ...]:
+        return _year_sessions(year, upto, self.disk)
 
     def sessions_between(self, start: date, end: date) -> list[TradingSession]:
-        """Sessions with start <= day <= end, in order."""
+        """Sessions with start <= day <= end, in order (a missing range of years is built in one go)."""
         out: list[TradingSession] = []
         for year in range(start.year, end.year + 1):
-            out.extend(s for s in _year_sessions(year) if start <= s.day <= end)
+            out.extend(s for s in self._year(year, end.year) if start <= s.day <= end)
         return out
 
     def session_on(self, day: date) -> TradingSession | None:
-        sessions = _year_sessions(day.year)
+        sessions = self._year(day.year)
         days = [s.day for s in sessions]
         i = bisect.bisect_left(days, day)
         if i < len(days) and days[i] == day:
@@ -109,7 +182,7 @@ class MarketCalendar:
     def previous_session(self, day: date) -> TradingSession | None:
         """The last session strictly before this day (looks back across year ends)."""
         for year in (day.year, day.year - 1):
-            earlier = [s for s in _year_sessions(year) if s.day < day]
+            earlier = [s for s in self._year(year) if s.day < day]
             if earlier:
                 return earlier[-1]
         return None

@@ -32,8 +32,7 @@ MARKET_OPEN, MARKET_CLOSE = time(9, 30), time(16, 0)  # regular NYSE hours, New 
 SIGNATURE_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
-class ConfigError(ValueError):
-    """The config is unusable; the message is one line naming the file, the key and what to do."""
+from arena.errors import ConfigError as ConfigError  # noqa: E402  (apart, so the CLI names it without pydantic)
 
 
 class Strict(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from arena.desk_factory import Market, load_market
 pytest_plugins = ["tests.fakes.alpaca_fixture"]  # the `alpaca` fixture: a running fake Alpaca server
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# The NYSE session cache (agent_tools.market_calendar) of this test run, never the user's ~/.cache.
+os.environ["TRADEARENA_CACHE"] = tempfile.mkdtemp(prefix="tradearena-test-cache-")
 PYTHON = sys.executable
 
 

@@ -112,21 +112,12 @@ def moving_clock(now: datetime | None) -> Callable[[], datetime]:
 def run_live(config_path: str | None, out: str | None, now: datetime | None, dry_run: bool,
              models: list[str] | None, *, retry_failed: bool = False, cron: bool = False) -> int:
     """The cron job. Returns the exit code: 0 when every model ran or had nothing to do, 1 if one failed."""
-    calendar = MarketCalendar()
+    calendar = MarketCalendar(disk=True)  # the guard's calendar answers from disk, without pandas
     moving = moving_clock(now)
     clock = moving()
-    day_session = calendar.session_on(clock.date())
-    if day_session is not None:
-        planned = trigger_for(day_session, guard.planned_decision_time(config_path))
-        verdict = guard.timing(clock, planned, cron)
-        if verdict.skip:
-            click.echo(verdict.line)
-            return 0
-    else:
-        verdict = guard.Timing()
-    reason = guard.closed_reason(clock, calendar)
-    if reason is not None:  # one line, with the warning when this was a fire at the wrong hour
-        click.echo(f"{reason}; no live session" + (f"; {verdict.line}" if verdict.line else ""))
+    verdict = guard.gate(clock, config_path, cron, calendar)
+    if not verdict.go:
+        click.echo(verdict.line)
         return 0
     if verdict.line:
         click.echo(verdict.line, err=True)

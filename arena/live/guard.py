@@ -60,3 +60,28 @@ def timing(clock: datetime, trigger: datetime, cron: bool) -> Timing:
         f"warning: this run started at {at:%H:%M %Z}, {_span(offset)} {side} its {due:%H:%M %Z} trigger; if cron "
         "started it, the entry is not in New York time (Debian and Ubuntu cron ignore CRON_TZ): reinstall it with "
         "scripts/install_cron.sh or use the systemd timer (scripts/install_systemd.sh)"))
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The guard's verdict: `go` on, or not (then `line` says why, on stdout); when going on, `line` is a warning."""
+
+    go: bool
+    line: str = ""
+
+
+def gate(clock: datetime, config_path: str | None, cron: bool, calendar: MarketCalendar) -> Gate:
+    """Is there a live session at this clock for this invocation? From the clock, the calendar and the config's
+    decision time alone (read leniently): nothing heavy is imported, nothing is contacted."""
+    day_session = calendar.session_on(clock.date())
+    verdict = Timing()
+    if day_session is not None:
+        from arena.live.trigger import trigger_for
+
+        verdict = timing(clock, trigger_for(day_session, planned_decision_time(config_path)), cron)
+        if verdict.skip:
+            return Gate(False, verdict.line)
+    reason = closed_reason(clock, calendar)
+    if reason is not None:  # one line, with the warning when this was a fire at the wrong hour
+        return Gate(False, f"{reason}; no live session" + (f"; {verdict.line}" if verdict.line else ""))
+    return Gate(True, verdict.line)
