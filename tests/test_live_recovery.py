@@ -7,6 +7,7 @@ both its trigger and the clock."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import time
 from decimal import Decimal
@@ -163,6 +164,30 @@ def test_a_failed_trigger_is_retried_on_purpose_with_retry_failed(alpaca, tmp_pa
     assert f"scripted-a: retrying the failed session {SESSION}" in result.output
     assert [s["status"] for s in sessions(out)] == ["failed", "finished"] and actions(out)[-1] == "buy"
 
+
+
+def test_a_session_interrupted_by_ctrl_c_is_resumed_by_the_next_invocation(alpaca, tmp_path: Path):
+    slow = scripted_model("scripted-a", [], params={"plan": [[buy("AAPL", 1)]], "latency": 60})
+    out = tmp_path / "out"
+    command = [PYTHON, "main.py", "live", "--config", str(live_config(tmp_path / "slow.json", alpaca, models=[slow],
+               broker="paper")), "--out", str(out), "--now", OPEN_INSTANT]
+    proc = subprocess.Popen(command, cwd=PROJECT_DIR, env=subprocess_env(**alpaca_env(alpaca)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        log = out / "scripted-a" / "log" / "2025-11-26" / "log.jsonl"
+        deadline = time.monotonic() + 60
+        while not (log.exists() and "session_start" in log.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)  # a file written by another process: nothing to await but its content
+        proc.send_signal(signal.SIGINT)  # Ctrl-C while the model is thinking
+        proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and [s["status"] for s in sessions(out)] == ["interrupted"]
+    config = live_config(tmp_path / "c.json", alpaca, plan=[[buy("AAPL", 1)]], broker="paper")
+    assert run(config, out) == 0  # no --retry-failed needed: an interrupted session is resumed like a crash
+    assert [s["status"] for s in sessions(out)] == ["interrupted", "finished"]
+    assert actions(out) == ["open", "buy"]
+    assert run(config, out) == 0 and len(sessions(out)) == 2  # a finished one never reruns
 
 # -- deposits are not returns -----------------------------------------------------------------------------------------
 def test_a_deposit_is_a_cash_flow_in_the_ledger_and_not_a_return_in_the_report(alpaca, tmp_path: Path):

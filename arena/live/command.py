@@ -62,6 +62,7 @@ from arena.live.recovery import recover_orders
 from arena.live.trigger import trigger_for
 from arena.run_loop import build_backend, model_tape, run_model_session, secret_env_names
 from arena.session_log import Redactor, SessionLog, latest_by_session, read_session_records
+from base_agent import RESUMABLE
 
 DRY_RUN_DIR = "dry-run"
 LOCK_DIR = "locks"
@@ -177,7 +178,10 @@ async def _run_model(run: LiveRun, plan: ModelPlan, slots: asyncio.Semaphore) ->
             _prepare_scratch(run, ctx)
         else:
             done = latest_by_session(read_session_records(ctx.model_dir)).get(ctx.session_id)
-            if done is not None and run.retry_failed and done.get("status") == "failed":
+            status = done.get("status") if done is not None else None
+            if status in RESUMABLE and status != "failed":  # cut off (Ctrl-C): resumed like a crash
+                run.say(f"{sig}: resuming the {status} session {ctx.session_id}")
+            elif status == "failed" and run.retry_failed:
                 run.say(f"{sig}: retrying the failed session {ctx.session_id} (--retry-failed; it failed with: "
                         f"{done.get('error') or 'no reason recorded'})")
             elif done is not None:
