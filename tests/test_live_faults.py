@@ -101,6 +101,20 @@ def test_a_5xx_after_the_order_was_created_is_followed_and_booked(alpaca, tmp_pa
     assert told["status"] == "filled" and told["filled"] == 5
 
 
+
+def test_a_duplicate_answer_for_the_order_just_created_is_followed_and_booked(alpaca, tmp_path: Path):
+    # Alpaca creates the order, then the answer says its id is taken (alpaca-py's own retry of a 504, a proxy's
+    # replay): the order under our id is the one just sent, so it is followed and booked, not called an old one
+    alpaca.fault("error_after", "POST", "/v2/orders", status=422, message="client_order_id must be unique")
+    out = tmp_path / "out"
+    assert run(live_config(tmp_path / "c.json", alpaca), out) == 0
+    assert len(alpaca.orders) == 1 and alpaca.positions == {"AAPL": Decimal("5")}
+    [record] = buys(out)
+    assert record["this_action"]["amount"] == 5 and record["client_order_id"] == COID
+    told = json.loads(tool_results(out, "buy")[0]["result"])
+    assert told["status"] == "filled" and told["filled"] == 5
+    assert [(r.get("this_action") or {}).get("action") for r in ledger(out)][1:] == ["buy"]  # no reconcile record
+
 @pytest.mark.parametrize("body", ["<html>502 Bad Gateway</html>", '{"id": "not an order"}'], ids=["html", "wrong-json"])
 def test_an_answer_alpaca_py_cannot_parse_is_looked_up_not_reported_as_invalid_arguments(alpaca, tmp_path: Path, body):
     alpaca.fault("garble", "POST", "/v2/orders", body=body)

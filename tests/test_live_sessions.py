@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from tests.fakes.fake_alpaca import (
     SMALL_UNIVERSE,
     alpaca_env,
     buy,
+    iso,
     ledger,
     live_config,
     log_events,
@@ -113,7 +115,8 @@ def test_a_session_cut_off_by_a_crash_continues_from_the_broker_without_buying_t
     PositionLedger.for_signature(out, "scripted-a", tuple(SMALL_UNIVERSE)).append_record(
         {"date": "2025-11-26", "positions": {"CASH": 10000.0}, "time": "2025-11-26T10:00:00-05:00",
          "session_id": SESSION, "source": "broker account"})
-    alpaca.add_order(f"{SESSION}#s0_0", "AAPL", 1)
+    sent = alpaca.add_order(f"{SESSION}#s0_0", "AAPL", 1)
+    sent["created_at"] = iso(datetime.now(UTC) - timedelta(minutes=10))  # by a process without an order journal
     assert run(live_config(tmp_path / "c.json", alpaca, plan=[[buy("AAPL", 1)]]), out) == 0  # the same plan again
     printed = capsys.readouterr().out
     assert f"scripted-a: continuing session {SESSION}, interrupted earlier" in printed

@@ -19,7 +19,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -40,6 +40,7 @@ ALPACA_ID_MAX = 48  # Alpaca's limit on client_order_id
 TERMINAL = frozenset({"filled", "canceled", "expired", "rejected", "done_for_day", "replaced"})
 ZERO = Decimal("0")
 MAX_DECIMALS = 9  # Alpaca accepts fractional quantities to 9 decimals
+CLOCK_MARGIN = timedelta(seconds=5)  # our clock against Alpaca's: an order created within it counts as this send's
 
 
 def alpaca_client_order_id(client_order_id: str) -> str:
@@ -49,6 +50,16 @@ def alpaca_client_order_id(client_order_id: str) -> str:
     digest = hashlib.sha256(client_order_id.encode("utf-8")).hexdigest()[:32]
     prefix = re.sub(r"[^A-Za-z0-9._-]", "", client_order_id.split("@", 1)[0])[: ALPACA_ID_MAX - 33]
     return f"{prefix}-{digest}" if prefix else digest
+
+
+def _created_before(order: Any, moment: datetime | None) -> bool:
+    """Whether Alpaca created the order clearly before `moment` (our clock; CLOCK_MARGIN allows for skew). An
+    order without a creation time, or created since, counts as the one being sent now."""
+    created = getattr(order, "created_at", None)
+    if moment is None or not isinstance(created, datetime):
+        return False
+    created = created if created.tzinfo else created.replace(tzinfo=UTC)
+    return created < moment - CLOCK_MARGIN
 
 
 def _value(field: Any) -> str:
@@ -153,11 +164,13 @@ class AlpacaBroker:
         coid = alpaca_client_order_id(client_order_id)
         want = Wanted(order.symbol, order.side, quantity)
         sent_before = self.journal is not None and self.journal.was_sent(client_order_id)
+        sending_at = datetime.now(UTC)
         if self.journal is not None and not sent_before:  # before it leaves: a crash from here on is found later
             self.journal.sent(SentOrder(client_order_id, coid, client_order_id.rsplit("#", 1)[0], order.side,
                                         order.symbol, quantity, datetime.now(UTC).isoformat(timespec="seconds")))
         try:
-            placed = self._submit(want, coid, unknown_earlier=self.journal is not None and not sent_before)
+            placed = self._submit(want, coid, unknown_earlier=self.journal is not None and not sent_before,
+                                  sending_at=sending_at)
         except ForeignOrder:
             self._final(client_order_id, "not_ours", ZERO)
             raise
@@ -211,13 +224,17 @@ class AlpacaBroker:
             raise BrokerError(f"not an order: side {order.side!r}, symbol {order.symbol!r}")
         return qty
 
-    def _submit(self, want: Wanted, coid: str, unknown_earlier: bool = False) -> Any:
+    def _submit(self, want: Wanted, coid: str, unknown_earlier: bool = False,
+                sending_at: datetime | None = None) -> Any:
         """Send, resending after failures with the same id; returns our order at Alpaca, or a Fill when refused.
 
         After any failure the order is looked up by client_order_id first: if it arrived (a lost answer, a 5xx after
         creation, an unreadable answer) it is followed, never sent twice. `unknown_earlier`: our journal never sent
-        this id, so an order Alpaca already holds under it at the first try came from a process without a journal;
-        its fill is in the positions reconciled at session start, so it is reported, not booked again.
+        this id, so an order Alpaca already holds under it at the first try, created well before this send, came
+        from a process without a journal; its fill is in the positions reconciled at session start, so it is
+        reported, not booked again. One created by this very send (Alpaca answered "client_order_id must be
+        unique" to a request it had carried out: alpaca-py's own retry of a 504, a proxy's replay) is followed and
+        booked like any order of ours.
         """
         request = MarketOrderRequest(symbol=want.symbol, qty=float(want.quantity),
                                      side=OrderSide.BUY if want.side == "buy" else OrderSide.SELL,
@@ -238,7 +255,7 @@ class AlpacaBroker:
             failures.append(failure)
             found, reached = self._lookup_quietly(coid)
             if found is not None and attempt == 0 and unknown_earlier and isinstance(failure, APIError) \
-                    and failure.status_code == 422:
+                    and failure.status_code == 422 and _created_before(found, sending_at):
                 self._ours(found, want, coid)
                 return Fill("already_sent", ZERO, ZERO, ZERO, order_id=str(found.id), message=(
                     f"order {coid} had already been sent before a restart (Alpaca: {_status(found)}, "

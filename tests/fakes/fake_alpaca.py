@@ -12,7 +12,8 @@ account (cash, positions) and its orders; every request is recorded. Behaviours 
 Faults are stateful and consumed in order (`fault(kind, method, path, times=...)`, `path` a prefix):
 
   "error"        answer `status` (default 503) without doing anything
-  "error_after"  do what was asked (e.g. create the order), then answer `status` (default 500)
+  "error_after"  do what was asked (e.g. create the order), then answer `status` (default 500); with status 422 and
+                 `message="client_order_id must be unique"` the order is created and its answer says it is a duplicate
   "garble"       do what was asked, then answer 200 with a body alpaca-py cannot parse (`body`)
   "drop"         do what was asked, then close the connection without an answer
   "slow"         do what was asked, then wait `delay` seconds before answering (past the client's timeout)
@@ -75,6 +76,7 @@ class Fault:
     status: int = 503
     body: str = "<html><body><h1>502 Bad Gateway</h1></body></html>"
     delay: float = 5.0
+    message: str | None = None  # the error's message (e.g. "client_order_id must be unique" with status 422)
 
     def matches(self, method: str, path: str) -> bool:
         return self.times > 0 and method == self.method and path.startswith(self.path)
@@ -435,7 +437,8 @@ class FakeAlpaca:
                     if fault is not None:
                         fault.times -= 1
                     if fault is not None and fault.kind == "error":
-                        status, payload = fault.status, {"code": fault.status * 100000, "message": "service unavailable"}
+                        status, payload = fault.status, {"code": fault.status * 100000,
+                                                         "message": fault.message or "service unavailable"}
                     else:
                         status, payload = fake._route(method, parts.path, query, body)
                 try:
@@ -445,7 +448,8 @@ class FakeAlpaca:
                         self.close_connection = True
                         self.connection.shutdown(2)
                     elif fault.kind == "error_after":
-                        self._send(fault.status, {"code": fault.status * 100000, "message": "internal server error"})
+                        self._send(fault.status, {"code": fault.status * 100000,
+                                                  "message": fault.message or "internal server error"})
                     elif fault.kind == "garble":
                         self._send_raw(200, fault.body.encode(), "text/html")
                     elif fault.kind == "slow":
