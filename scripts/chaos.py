@@ -111,8 +111,8 @@ class Policy:
     (reasons with half an emoji, some with the API key in them), then finish. Faults, when on, replace an answer
     now and then, never twice in a row for one model (so the product's retries always get through)."""
 
-    def __init__(self, secret: str, id_styles: dict[str, str], seed: int):
-        self.secret, self.id_styles = secret, id_styles
+    def __init__(self, secret: str, id_styles: dict[str, str], seed: int, latency: float = 0.0):
+        self.secret, self.id_styles, self.latency = secret, id_styles, latency
         self.rng = random.Random(seed)
         self.faults_on = False
         self.fault_rate = 0.25
@@ -129,7 +129,7 @@ class Policy:
                 self._last_faulted[model] = True
                 return PROVIDER_FAULTS[kind]
             self._last_faulted[model] = False
-        return self.answer(model, body.get("messages", []))
+        return {**self.answer(model, body.get("messages", [])), "delay": self.latency}
 
     def _id(self, model: str, n: int) -> str | None:
         return None if self.id_styles.get(model) == "missing" else f"call_{n}"  # "repeat": the same ids every turn
@@ -156,7 +156,7 @@ class Policy:
             calls.append(tool_call(self._id(model, n), side, {"symbol": symbol, "amount": qty, "reason": reason}))
         if not calls:
             return assistant(f"Already at target \ud83d. {FINISH_SIGNAL}")
-        return assistant(f"Rebalancing \udc00 with key {self.secret[:12]}...", calls)
+        return assistant("Rebalancing \udc00 now.", calls)
 
 
 # -- configs ---------------------------------------------------------------------------------------------------------
@@ -224,9 +224,12 @@ class Stage:
     unfinished: list[str] = field(default_factory=list)  # commands that never exited 0
     timings: dict[str, float] = field(default_factory=dict)
 
-    def run(self, label: str, command: list[str], out: Path, expected_sessions: int, spread: float,
+    def run(self, label: str, command: list[str], out: Path, expected_sessions: int, window: float,
             kills_here: int) -> None:
-        """Run `command` until it exits 0, SIGKILLing it up to `kills_here` times at random points once it writes."""
+        """Run `command` until it exits 0, SIGKILLing it up to `kills_here` times at random points of its work.
+
+        `window` is how long the reference run of this command wrote session output; a kill comes at a uniform
+        point of what is left of it, counted from the moment the process starts writing."""
         logs = self.folder / "process-output"
         logs.mkdir(parents=True, exist_ok=True)
         failures = 0
@@ -236,20 +239,19 @@ class Stage:
             kill_after = None
             if self.rng is not None and kills_here > 0 and self.kills_left > 0:
                 done = session_lines(out) if out.exists() else 0
-                remaining = max(0.15, (expected_sessions - done) / max(1, expected_sessions - first))
-                kill_after = self.rng.uniform(0.0, max(0.05, spread * remaining))
+                remaining = max(0.1, (expected_sessions - done) / max(1, expected_sessions - first))
+                kill_after = self.rng.uniform(0.0, max(0.05, window * remaining))
             base = logs / f"{self.runs:03d}-{label}"
             with open(f"{base}.out", "w") as stdout, open(f"{base}.err", "w") as stderr:
-                started = time.monotonic()
                 proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=stdout, stderr=stderr)
-                killed = kill_after is not None and self._kill_later(proc, out, kill_after)
+                killed, writing = watch(proc, out, kill_after)
                 rc = proc.wait(timeout=900)
             if killed:
                 self.kills += 1
                 self.kills_left -= 1
                 kills_here -= 1
                 continue
-            self.timings.setdefault(label, time.monotonic() - started)
+            self.timings.setdefault(label, writing)
             if rc == 0:
                 return
             failures += 1
@@ -257,20 +259,31 @@ class Stage:
                 self.unfinished.append(f"{label} (exit {rc}, see {base}.err)")
                 return
 
-    @staticmethod
-    def _kill_later(proc: subprocess.Popen, out: Path, delay: float) -> bool:
-        """SIGKILL `delay` seconds after the process first writes to `out` (a random point of real work)."""
-        before = tree_size(out) if out.exists() else 0
-        waited = time.monotonic() + 120
-        while proc.poll() is None and time.monotonic() < waited and (tree_size(out) if out.exists() else 0) == before:
-            time.sleep(0.01)
-        until = time.monotonic() + delay
-        while proc.poll() is None and time.monotonic() < until:
-            time.sleep(0.005)
-        if proc.poll() is not None:
-            return False
-        proc.kill()  # SIGKILL: no handler, no cleanup, the way a crash or an OOM kill ends a process
-        return True
+
+def session_output(out: Path) -> int:
+    """Bytes of session output (ledgers, logs, sessions, journals): files inside the model folders."""
+    if not out.exists():
+        return 0
+    return sum(tree_size(d) for d in out.iterdir() if d.is_dir())
+
+
+def watch(proc: subprocess.Popen, out: Path, kill_after: float | None) -> tuple[bool, float]:
+    """Follow the process's session output; SIGKILL it `kill_after` seconds after it starts writing (None: never).
+    Returns whether it was killed and how long it wrote (first to last change seen)."""
+    size = session_output(out)
+    began = last = None
+    while proc.poll() is None:
+        now = time.monotonic()
+        grown = session_output(out)
+        if grown != size:
+            size, last = grown, now
+            began = began if began is not None else now
+        if kill_after is not None and began is not None and now - began >= kill_after:
+            proc.kill()  # SIGKILL: no handler, no cleanup, the way a crash or an OOM kill ends a process
+            proc.wait()
+            return True, now - began
+        time.sleep(0.005 if kill_after is not None else 0.02)
+    return False, (last - began) if began is not None and last is not None else 0.0
 
 
 def python_command(*args: str) -> list[str]:
@@ -302,7 +315,7 @@ def run_stage(stage: Stage, args: argparse.Namespace, policy: Policy, base_url: 
         kills_replay = (stage.kills_left + 1) // 2
         policy.faults_on = fault_rng is not None
         stage.run("replay", python_command("run", "--config", str(rcfg), "--out", str(replay_out)), replay_out,
-                  replay_sessions, (reference or {}).get("replay", 3.0), kills_replay)
+                  replay_sessions, (reference or {}).get("replay", 2.0), kills_replay)
         triggers = LIVE_TRIGGERS[: args.live_days]
         for i, trigger in enumerate(triggers):
             if fault_rng is not None:
@@ -310,7 +323,7 @@ def run_stage(stage: Stage, args: argparse.Namespace, policy: Policy, base_url: 
             share = -(-stage.kills_left // (len(triggers) - i)) if stage.kills_left else 0
             label = f"live-{trigger[:10]}"
             stage.run(label, python_command("live", "--config", str(lcfg), "--out", str(live_out), "--now", trigger),
-                      live_out, 3 * (i + 1), (reference or {}).get(label, 3.0), share)
+                      live_out, 3 * (i + 1), (reference or {}).get(label, 1.0), share)
         policy.faults_on = False
         broker = {"state": account.state(),
                   "faults_hit": Counter(name for name, f in injected if f.times == 0)}
@@ -523,7 +536,8 @@ def drill(args: argparse.Namespace, work: Path) -> Figures:
     secrets = planted_secrets(args.seed)
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     env.update(secrets, PYTHONPATH=str(ROOT), NO_PROXY="127.0.0.1,localhost", PYTHONUNBUFFERED="1")
-    policy = Policy(secrets[LLM_KEY_ENV], {**REPLAY_LLMS, LIVE_ALPACA: "repeat", LIVE_PAPER: "missing"}, args.seed)
+    policy = Policy(secrets[LLM_KEY_ENV], {**REPLAY_LLMS, LIVE_ALPACA: "repeat", LIVE_PAPER: "missing"}, args.seed,
+                    args.latency)
     with FakeOpenAI() as llm:
         for model in policy.id_styles:
             llm.script(model, [policy], repeat_last=True)
@@ -550,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--end", default="2025-10-14", help="last replay day (default 2025-10-14)")
     parser.add_argument("--live-days", type=int, default=3, choices=range(1, len(LIVE_TRIGGERS) + 1),
                         help=f"live triggers to run, from {LIVE_TRIGGERS[0][:10]} (default 3)")
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds the fake LLM takes per answer (0.05)")
     parser.add_argument("--work", help="folder for the drill's files (default: a new temporary folder)")
     parser.add_argument("--audit", metavar="DIR", help="only recheck the files of a finished drill in DIR")
     parser.add_argument("--verbose", action="store_true", help="list every finding, not only the first ten")
