@@ -300,7 +300,9 @@ def inject_broker_faults(rng: random.Random, fakes: dict[str, FakeAlpaca], injec
 
 def run_stage(stage: Stage, args: argparse.Namespace, policy: Policy, base_url: str, seed: int,
               reference: dict[str, float] | None, fault_rng: random.Random | None) -> dict:
-    """The replay, then each live trigger; returns what the audit needs of the fake brokers."""
+    """Each live trigger, then the replay; returns what the audit needs of the fake brokers. About half the kills
+    go to the live triggers; a kill that did not land (the process was done first) passes to the next command, and
+    the replay, with the most work, takes what is left."""
     secrets = planted_secrets(seed)
     account = FakeAlpaca(secrets["CHAOS_APCA_KEY_A"], secrets["CHAOS_APCA_SECRET_A"], cash="10000", max_lifetime=3600)
     data = FakeAlpaca(secrets["CHAOS_APCA_KEY_B"], secrets["CHAOS_APCA_SECRET_B"], cash="10000", max_lifetime=3600)
@@ -310,20 +312,21 @@ def run_stage(stage: Stage, args: argparse.Namespace, policy: Policy, base_url: 
         replay_out, live_out = stage.folder / "replay", stage.folder / "live"
         rcfg = replay_config(stage.folder / "replay_config.json", base_url, args.start, args.end)
         lcfg = live_config(stage.folder / "live_config.json", base_url, account, data)
-        days = len(_trading_days(args.start, args.end))
-        replay_sessions = days * (3 + len(REPLAY_LLMS))
-        kills_replay = (stage.kills_left + 1) // 2
         policy.faults_on = fault_rng is not None
-        stage.run("replay", python_command("run", "--config", str(rcfg), "--out", str(replay_out)), replay_out,
-                  replay_sessions, (reference or {}).get("replay", 2.0), kills_replay)
         triggers = LIVE_TRIGGERS[: args.live_days]
+        live_kills = stage.kills_left // 2
         for i, trigger in enumerate(triggers):
             if fault_rng is not None:
                 inject_broker_faults(fault_rng, {"account": account, "data": data}, injected)
-            share = -(-stage.kills_left // (len(triggers) - i)) if stage.kills_left else 0
+            used = stage.kills
+            share = -(-live_kills // (len(triggers) - i)) if live_kills > 0 else 0
             label = f"live-{trigger[:10]}"
             stage.run(label, python_command("live", "--config", str(lcfg), "--out", str(live_out), "--now", trigger),
                       live_out, 3 * (i + 1), (reference or {}).get(label, 1.0), share)
+            live_kills -= stage.kills - used
+        days = len(_trading_days(args.start, args.end))
+        stage.run("replay", python_command("run", "--config", str(rcfg), "--out", str(replay_out)), replay_out,
+                  days * (3 + len(REPLAY_LLMS)), (reference or {}).get("replay", 2.0), stage.kills_left)
         policy.faults_on = False
         broker = {"state": account.state(),
                   "faults_hit": Counter(name for name, f in injected if f.times == 0)}
@@ -342,6 +345,7 @@ def _trading_days(start: str, end: str) -> list:
 @dataclass
 class Figures:
     kills: int = 0
+    kills_requested: int = 0
     sessions: int = 0
     reference_sessions: int = 0
     failed_sessions: int = 0
@@ -362,7 +366,8 @@ class Figures:
 
     def line(self) -> str:
         verdict = "OK" if not self.defects else f"FAILED ({self.defects} defect(s))"
-        return (f"chaos: kills {self.kills}, sessions {self.sessions}/{self.reference_sessions}, failed sessions "
+        kills = f"{self.kills}" + (f" of {self.kills_requested}" if self.kills < self.kills_requested else "")
+        return (f"chaos: kills {kills}, sessions {self.sessions}/{self.reference_sessions}, failed sessions "
                 f"{self.failed_sessions}, duplicate trades {self.duplicate}, missing trades {self.missing}, misbooked "
                 f"trades {self.misbooked}, ledger-vs-broker mismatches {self.broker_mismatches}, secret hits "
                 f"{self.secret_hits}, faults injected {self.provider_faults} provider / {self.broker_faults} broker: "
@@ -501,7 +506,7 @@ def secret_hits(folder: Path, secrets: list[str], figures: Figures) -> None:
 
 def audit(work: Path) -> Figures:
     drill = json.loads((work / "drill.json").read_text(encoding="utf-8"))
-    figures = Figures(kills=drill["kills"], unfinished_runs=len(drill["unfinished"]),
+    figures = Figures(kills=drill["kills"], kills_requested=drill["args"]["kills"], unfinished_runs=len(drill["unfinished"]),
                       provider_faults=drill["provider_faults"], broker_faults=drill["broker_faults"])
     figures.findings += [f"run never finished: {u}" for u in drill["unfinished"]]
     ref, chaos = work / "reference", work / "chaos"
