@@ -13,15 +13,13 @@ plus their own spending.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from arena.cassettes import read_spend
 from arena.config import ArenaConfig
-
-REPEAT = re.compile(r"repeat-\d+")
+from arena.repeats import repeat_dirs, repeat_number
 
 
 @dataclass
@@ -58,10 +56,10 @@ class StreamSpend:
 
 def model_folders(out_dir: Path, signature: str | None = None) -> list[Path]:
     """Every model folder of a run (its own and its repeats'), or one signature's."""
-    runs = [out_dir, *sorted(d for d in out_dir.glob("repeat-*") if d.is_dir() and REPEAT.fullmatch(d.name))]
+    runs = [out_dir, *repeat_dirs(out_dir)]
     if signature is not None:
         return [run / signature for run in runs if (run / signature).is_dir()]
-    return [d for run in runs if run.is_dir() for d in run.iterdir() if d.is_dir() and not REPEAT.fullmatch(d.name)]
+    return [d for run in runs if run.is_dir() for d in run.iterdir() if d.is_dir() and repeat_number(d) is None]
 
 
 def _spent_in(folders: list[Path]) -> float:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from arena.models.base import ModelError, Usage
+from arena.repeats import repeat_dir
 from arena.session_log import Redactor
 
 CASSETTES = "cassettes"
@@ -217,5 +218,5 @@ def read_spend(model_dir: Path) -> dict[str, float]:
 
 def source_folder(replay_from: Path, signature: str, repeat: int | None) -> Path:
     """Where a stream's recorded cassettes are: `DIR/<signature>/cassettes`, or `DIR/repeat-<k>/<signature>/...`."""
-    run = Path(replay_from) / f"repeat-{repeat}" if repeat is not None else Path(replay_from)
+    run = repeat_dir(replay_from, repeat) if repeat is not None else Path(replay_from)
     return run / signature / CASSETTES

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import re
 import subprocess
 import tempfile
 from datetime import UTC, date, datetime, timedelta
@@ -29,9 +28,9 @@ from agent_tools.market_calendar import at_market_time
 from agent_tools.parquet_store import is_dataset
 from arena.config import PROJECT_DIR, ArenaConfig, ConfigError
 from arena.desk_factory import HISTORY_MARGIN, Market, build_desk, session_context
+from arena.repeats import repeat_number
 
 MANIFEST = "manifest.json"
-REPEAT = re.compile(r"repeat-\d+")
 
 
 def sha256_text(text: str) -> str:
@@ -162,7 +161,7 @@ def run_inputs(config: ArenaConfig, market: Market, start: date, end: date,
 def manifest_home(folder: Path) -> Path:
     """The folder whose manifest covers a run folder: itself, or for a `repeat-<k>` folder the run it belongs to."""
     folder = Path(folder)
-    if REPEAT.fullmatch(folder.name) and not (folder / MANIFEST).exists():
+    if repeat_number(folder) is not None and not (folder / MANIFEST).exists():
         return folder.parent
     return folder
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable
@@ -44,10 +43,9 @@ from arena.models.base import ModelBackend
 from arena.models.baselines import build_baseline
 from arena.models.openai_chat import OpenAIChatModel
 from arena.models.scripted import ScriptedModel
+from arena.repeats import repeat_dir, repeat_dirs, repeat_number
 from arena.session_log import Redactor, append_session_record, latest_by_session, read_session_records
 from base_agent import RESUMABLE, Session, SessionResult, cost_of
-
-REPEAT = re.compile(r"repeat-\d+")
 
 
 def build_backend(config: ArenaConfig, model: ModelSettings, market: Market, *, seed: int | None = None,
@@ -188,7 +186,7 @@ def streams_for(models: list[ModelSettings], out_dir: Path, repeats: int | None 
     """Every model once in `out_dir`, or (`--repeats N`) N times, in `out_dir/repeat-1` .. `repeat-N`."""
     if not repeats:
         return [Stream(m, Path(out_dir)) for m in models]
-    return [Stream(m, Path(out_dir) / f"repeat-{k}", k) for k in range(1, repeats + 1) for m in models]
+    return [Stream(m, repeat_dir(out_dir, k), k) for k in range(1, repeats + 1) for m in models]
 
 
 @dataclass
@@ -241,7 +239,7 @@ def check_replay_source(replay: Replay, models: list[ModelSettings], repeats: in
         raise ConfigError(f"--replay-from {source}: no such folder; give a run folder recorded by `run`")
     if source.resolve() == Path(out_dir).resolve():
         raise ConfigError(f"--replay-from {source} is the output folder; replay into another --out")
-    recorded = sorted(int(d.name.split("-")[1]) for d in source.iterdir() if d.is_dir() and REPEAT.fullmatch(d.name))
+    recorded = [repeat_number(d) for d in repeat_dirs(source)]
     if recorded and not repeats:
         raise ConfigError(f"--replay-from {source} holds repeats (repeat-{recorded[0]}..repeat-{recorded[-1]}); "
                           f"add --repeats {len(recorded)}")
@@ -282,7 +280,7 @@ def fresh_start(out_dir: Path, models: list[ModelSettings]) -> Path | None:
         return None
     locks: list[FileLock] = []
     try:
-        for run_dir in [out_dir, *sorted(d for d in out_dir.iterdir() if d.is_dir() and REPEAT.fullmatch(d.name))]:
+        for run_dir in [out_dir, *repeat_dirs(out_dir)]:
             signatures = {m.signature for m in models} if run_dir == out_dir else set()
             signatures |= {d.name for d in run_dir.iterdir() if (d / "locks" / "run.lock").exists()}
             locks += hold_run_locks(run_dir, sorted(signatures), action="--fresh moved nothing")

@@ -8,7 +8,6 @@ filled at the day's open and paid no fee, and there are no sessions, tokens or l
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,13 +17,13 @@ from agent_tools.market_calendar import parse_day
 from arena.blind import BLIND_FILE, read_map, to_named_record
 from arena.commands import cli_command
 from arena.manifest import read_manifest
+from arena.repeats import repeat_dirs, repeat_number
 from arena.session_log import latest_by_session, read_session_records
 from reports import ReportError
 from reports.ledger_digest import LedgerDigest, digest_ledger
 from reports.notes import Notes
 
 LEDGER = Path("position") / "position.jsonl"
-REPEAT = re.compile(r"repeat-\d+")
 Source = Literal["tradearena", "ai-trader"]
 
 
@@ -90,8 +89,7 @@ def nested_run_folders(out_dir: Path) -> list[Path]:
     """Run folders inside a run folder: `blind/` (run --blind) and `repeat-<k>/` (run --repeats), in order."""
     if not out_dir.is_dir():
         return []
-    repeats = sorted((d for d in out_dir.iterdir() if d.is_dir() and REPEAT.fullmatch(d.name)),
-                     key=lambda d: int(d.name.split("-")[1]))
+    repeats = repeat_dirs(out_dir)
     blind = [out_dir / "blind"] if (out_dir / "blind" / BLIND_FILE).is_file() else []
     return [d for d in [*repeats, *blind] if any((m / LEDGER).is_file() for m in d.iterdir() if m.is_dir())]
 
@@ -122,7 +120,7 @@ def load_model(folder: Path, run_dir: Path, baselines: set[str]) -> ModelRun:
         source="tradearena" if ours else "ai-trader",
         ledger=ledger,
         blind=blind is not None,
-        repeat=int(run_dir.name.split("-")[1]) if REPEAT.fullmatch(run_dir.name) else None,
+        repeat=repeat_number(run_dir),
         sessions=sessions,
         manifest=read_manifest(run_dir),
         baseline=any(bool(s.get("baseline")) for s in sessions) or signature in baselines,
