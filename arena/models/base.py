@@ -125,6 +125,10 @@ class ModelBackend(Protocol):
 
 
 class SessionAware(Protocol):
-    """A back end that wants to know which session its next calls belong to (the cassettes file them per day)."""
+    """Optional hooks of a back end that records its calls (arena/cassettes.py); the session calls them when present:
+    which session the next calls belong to (the cassettes file them per day), and that its time limit cut off the
+    call in flight (recorded, so a replay times out at the same step)."""
 
     def begin_session(self, session_id: str, day: str) -> None: ...
+
+    def timed_out(self) -> None: ...
