@@ -175,6 +175,15 @@ class Stream:
     def label(self) -> str:
         return self.signature if self.repeat is None else f"{self.signature} [repeat-{self.repeat}]"
 
+    @property
+    def repeat_model(self) -> ModelSettings:
+        """The model as this repeat runs it: the random baseline draws with `params.seed + k - 1` (repeat 1 is the
+        single run), so its repeats are different random traders; every other setting is the model's own."""
+        if self.repeat is None or self.model.strategy != "random":
+            return self.model
+        params = {**self.model.params, "seed": int(self.model.params.get("seed", 0)) + self.repeat - 1}
+        return self.model.model_copy(update={"params": params})
+
     def seed(self, base: int | None) -> int | None:
         """The seed sent to the provider: `run.seed` for one run; repeat k sends `run.seed + k - 1` (k when unset)."""
         if self.repeat is None:
@@ -378,7 +387,7 @@ async def _run_replay(config: ArenaConfig, market: Market, streams: list[Stream]
         """The stream's back end; an LLM records every call on its tape (and answers from `replay` first)."""
         injected = (backends or {}).get(stream.signature)
         if injected is not None or stream.model.kind != "openai":
-            return injected or build_backend(config, stream.model, market), None
+            return injected or build_backend(config, stream.repeat_model, market), None
         model = stream.model
         tape = model_tape(model, stream.run_dir / model.signature, redact, sample=stream.repeat or 0,
                           source=source_folder(replay.source, model.signature, stream.repeat) if replay else None,

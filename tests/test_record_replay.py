@@ -264,3 +264,13 @@ def test_a_call_that_failed_when_recorded_fails_the_same_way_on_replay(write_con
     sessions = without_durations(replayed / "trader" / "sessions.jsonl")
     assert sessions == without_durations(recorded / "trader" / "sessions.jsonl")
     assert sessions[0]["status"] == "failed" and "context too long" in sessions[0]["error"]
+
+
+def test_repeats_of_the_random_baseline_are_different_random_traders(write_config, tmp_path):
+    out = tmp_path / "out"
+    path = write_config()
+    assert run_cli("--config", str(path), "--out", str(out), "--models", "baseline-random", "--repeats", "2",
+                   *ONE_DAY).exit_code == 0
+    ledgers = [text(out / f"repeat-{k}" / "baseline-random" / "position" / "position.jsonl") for k in (1, 2)]
+    seeds = [int(re.findall(r"random: seed (\d+)", ledger)[0]) for ledger in ledgers]
+    assert ledgers[0] != ledgers[1] and seeds[1] == seeds[0] + 1  # repeat k draws with params.seed + k - 1
