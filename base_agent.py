@@ -46,6 +46,7 @@ class SessionResult:
     mode: str
     model: str
     baseline: bool
+    trigger: str = "scheduled"
     status: str = "failed"
     steps: int = 0
     tool_calls: int = 0
@@ -136,6 +137,7 @@ class Session:
             session_id=ctx.session_id, signature=ctx.signature, date=ctx.day.isoformat(),
             trigger_time=ctx.instant.isoformat(), mode=ctx.mode, model=backend.label, baseline=backend.is_baseline,
             temperature=getattr(backend, "temperature", None), seed=getattr(backend, "seed", None),
+            trigger=ctx.trigger,
         )
 
     def _trade_limit_reached(self) -> bool:

@@ -194,9 +194,12 @@ def note_replay_inputs(source: Path, inputs: dict) -> None:
 
 
 def note_unpriced_days(config: ArenaConfig, market: Any, days: list) -> None:
-    """Say so when the data cannot price the decision time on some days (their sessions see an earlier instant)."""
+    """Say so when the data cannot price the decision time on some days (their sessions see an earlier instant).
+    With several decision times a day, or event triggers, intraday bars are required: a one-line error."""
     from arena.lookahead import decision_shortfalls
+    from arena.replay_plan import check_intraday
 
+    check_intraday(config, market, days)
     short = decision_shortfalls(market.data, market.calendar, days, config.run.decision_time)
     if short:
         seen = sorted({f"{s:%H:%M}" for _, s in short})

@@ -20,6 +20,7 @@ class SessionContext:
     out_dir: Path
     initial_cash: Decimal
     dry_run: bool = False
+    trigger: str = "scheduled"  # what fired the session: scheduled, event:price_move:NVDA, ... (arena.triggers)
 
     @property
     def day(self) -> date:

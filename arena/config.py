@@ -39,12 +39,55 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class PriceMoveRule(Strict):
+    """A symbol's price moved more than `threshold` (a fraction) from the day's open or from the last session."""
+
+    type: Literal["price_move"]
+    threshold: float = Field(gt=0, le=1)
+    symbols: Literal["holdings"] | list[str] = "holdings"
+    reference: Literal["open", "last_session"] = "open"
+
+
+class DrawdownRule(Strict):
+    """The account's equity fell `threshold` (a fraction) below its peak of the day."""
+
+    type: Literal["drawdown"]
+    threshold: float = Field(gt=0, le=1)
+
+
+class NewsRule(Strict):
+    """A news item about one of `tickers` whose title or summary has any of `keywords` was published."""
+
+    type: Literal["news"]
+    keywords: list[str] = Field(min_length=1)
+    tickers: Literal["holdings"] | list[str] = "holdings"
+
+
+EventRule = Annotated[PriceMoveRule | DrawdownRule | NewsRule, Field(discriminator="type")]
+
+
+class ExitRules(Strict):
+    """Plain exit rules checked without the model: fractions of the average cost (stop_loss, take_profit) or of the
+    peak price since entry (trailing_stop); null switches one off."""
+
+    stop_loss: float | None = Field(None, gt=0, lt=1)
+    take_profit: float | None = Field(None, gt=0, le=100)
+    trailing_stop: float | None = Field(None, gt=0, lt=1)
+
+
 class RunSettings(Strict):
     start: date = Field(description="first trading day of the replay")
     end: date = Field(description="last trading day of the replay")
     out_dir: str = "runs/default"
     initial_cash: float = Field(10000.0, gt=0)
-    decision_time: time = Field(time(10, 0), description="New York wall-clock time of each session, in market hours")
+    decision_time: time = Field(time(10, 0), description="New York wall-clock time of each session, in market hours "
+                                "(the one-time shorthand of decision_times)")
+    decision_times: list[time] | None = Field(None, min_length=1, max_length=24, description="several New York times "
+                                              "a day, e.g. [\"10:00\", \"15:00\"]: one session per model per time")
+    events: list[EventRule] = Field(default_factory=list, description="event triggers checked between scheduled times")
+    max_sessions_per_day: int = Field(5, ge=1, le=100, description="sessions per model per day, scheduled and "
+                                      "event together")
+    min_interval_minutes: float = Field(60, ge=0, le=390, description="least time between two sessions of a model")
     parallel: int = Field(6, ge=1, le=64, description="models run at once")
     on_session_failure: Literal["continue", "stop"] = "continue"
     max_consecutive_failures: int = Field(3, ge=0, description="a model's stream stops after this many failed "
@@ -58,10 +101,37 @@ class RunSettings(Strict):
     def _order(self) -> RunSettings:
         if self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
-        if not MARKET_OPEN <= self.decision_time < MARKET_CLOSE:
-            raise ValueError(f"decision_time {self.decision_time:%H:%M} is outside market hours (09:30 to 16:00 "
-                             "New York time): every order would be refused; choose a time such as \"10:00\"")
+        if (self.decision_times is not None and "decision_time" in self.model_fields_set
+                and self.decision_time not in self.decision_times):
+            raise ValueError(f"decision_time {self.decision_time:%H:%M} is not among decision_times; set either "
+                             "decision_time (one time) or decision_times (several)")
+        key = "decision_times" if self.decision_times is not None else "decision_time"
+        for moment in self.times:
+            if not MARKET_OPEN <= moment < MARKET_CLOSE:
+                raise ValueError(f"{key} {moment:%H:%M} is outside market hours (09:30 to 16:00 New York time): "
+                                 "every order would be refused; choose a time such as \"10:00\"")
+        times = self.times
+        if len(set(times)) != len(times):
+            raise ValueError(f"decision_times: {', '.join(f'{t:%H:%M}' for t in times)} lists a time twice")
+        if len(times) > self.max_sessions_per_day:
+            raise ValueError(f"decision_times has {len(times)} times but max_sessions_per_day is "
+                             f"{self.max_sessions_per_day}; raise the cap or drop times")
+        gaps = [(a, b) for a, b in zip(times, times[1:], strict=False)
+                if _minutes_between(a, b) < self.min_interval_minutes]
+        if gaps:
+            a, b = gaps[0]
+            raise ValueError(f"decision_times {a:%H:%M} and {b:%H:%M} are closer than min_interval_minutes "
+                             f"({self.min_interval_minutes:g}); space them out or lower the interval")
         return self
+
+    @property
+    def times(self) -> list[time]:
+        """The scheduled decision times of a day, in order (`decision_times`, else the one `decision_time`)."""
+        return sorted(self.decision_times) if self.decision_times is not None else [self.decision_time]
+
+
+def _minutes_between(a: time, b: time) -> float:
+    return (b.hour * 60 + b.minute + b.second / 60) - (a.hour * 60 + a.minute + a.second / 60)
 
 
 class DataSettings(Strict):
@@ -177,6 +247,9 @@ class ModelSettings(Strict):
     # per-model overrides
     limits: dict[str, Any] = Field(default_factory=dict)
     session: dict[str, Any] = Field(default_factory=dict)
+    exits: dict[str, Any] = Field(default_factory=dict, description="overrides of the exits section")
+    every_trigger: bool | None = Field(None, description="baselines act once a day (the first scheduled time) "
+                                       "unless true; models act at every trigger unless false")
     live: dict[str, Any] = Field(default_factory=dict, description="overrides of the live section, e.g. own Alpaca keys")
     initial_cash: float | None = Field(None, gt=0)
     knowledge_cutoff: date | None = Field(None, description="last day the model's training data covers (reports split there)")
@@ -259,6 +332,7 @@ class ArenaConfig(Strict):
     execution: ExecutionSettings = ExecutionSettings()
     limits: Limits = Limits()
     session: SessionBounds = SessionBounds()
+    exits: ExitRules = ExitRules()
     models: list[ModelSettings]
     live: LiveSettings = LiveSettings()
     report: ReportSettings = ReportSettings()
@@ -320,6 +394,7 @@ class ArenaConfig(Strict):
         for model in self.models:
             self.limits_for(model)
             self.bounds_for(model)
+            self.exits_for(model)
             self.live_for(model)
         return self
 
@@ -339,6 +414,16 @@ class ArenaConfig(Strict):
             return SessionBounds(**{**self.session.model_dump(), **model.session})
         except ValidationError as exc:
             raise ConfigError(f"models[{model.signature}].session: {_first_error(exc)}") from None
+
+    def exits_for(self, model: ModelSettings) -> ExitRules:
+        try:
+            return ExitRules(**{**self.exits.model_dump(), **model.exits})
+        except ValidationError as exc:
+            raise ConfigError(f"models[{model.signature}].exits: {_first_error(exc)}") from None
+
+    def acts_every_trigger(self, model: ModelSettings) -> bool:
+        """Baselines act at most once a day (the day's first scheduled time) unless configured otherwise."""
+        return model.every_trigger if model.every_trigger is not None else not model.is_baseline
 
     def live_for(self, model: ModelSettings) -> LiveSettings:
         try:

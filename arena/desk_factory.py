@@ -75,7 +75,8 @@ def load_market(config: ArenaConfig, start: date | None = None, end: date | None
 
 
 def session_context(config: ArenaConfig, model: ModelSettings, instant: datetime, out_dir: Path,
-                    mode: Literal["replay", "live"] = "replay", dry_run: bool = False) -> SessionContext:
+                    mode: Literal["replay", "live"] = "replay", dry_run: bool = False,
+                    trigger: str = "scheduled") -> SessionContext:
     return SessionContext(
         signature=model.signature,
         instant=instant,
@@ -84,6 +85,7 @@ def session_context(config: ArenaConfig, model: ModelSettings, instant: datetime
         out_dir=Path(out_dir),
         initial_cash=Decimal(str(config.initial_cash_for(model))),
         dry_run=dry_run,
+        trigger=trigger,
     )
 
 

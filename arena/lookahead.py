@@ -82,6 +82,8 @@ def config_of_run(config: ArenaConfig, run_dir: Path) -> ArenaConfig:
             raw[key] = used[key]
     if isinstance(used.get("run"), dict) and used["run"].get("decision_time"):
         raw["run"]["decision_time"] = used["run"]["decision_time"]
+    if isinstance(used.get("run"), dict) and used["run"].get("decision_times"):
+        raw["run"]["decision_times"] = used["run"]["decision_times"]
     return ArenaConfig.model_validate(raw)
 
 
@@ -165,10 +167,15 @@ def decision_shortfalls(data: MarketData, calendar: MarketCalendar, days: list[d
 def audit_decision_times(config: ArenaConfig, data: MarketData, calendar: MarketCalendar, result: AuditResult) -> None:
     """Run days whose decision time the data cannot price: the session would trade at, and read news up to, an
     earlier instant (the open, with daily bars only)."""
-    decision = config.run.decision_time
     days = [d for d in calendar.trading_days(config.run.start, config.run.end) if data.first_day <= d <= data.last_day]
+    result.count("decision times", len(days) * len(config.run.times))
+    for decision in config.run.times:
+        _audit_decision_time(decision, data, calendar, days, result)
+
+
+def _audit_decision_time(decision: time, data: MarketData, calendar: MarketCalendar, days: list[date],
+                         result: AuditResult) -> None:
     short = decision_shortfalls(data, calendar, days, decision)
-    result.count("decision times", len(days))
     index = {d: i for i, d in enumerate(days)}
     groups: list[list[tuple[date, datetime]]] = []
     for item in short:

@@ -31,7 +31,7 @@ from agent_tools.chronology import chronology_violation
 from agent_tools.clean_text import one_line
 from agent_tools.context import SessionContext
 from agent_tools.ledger import LedgerError, PositionLedger, read_ledger
-from agent_tools.market_calendar import at_market_time
+from agent_tools.market_calendar import MARKET_TZ
 from agent_tools.point_in_time import MarketView, PriceView
 from agent_tools.server import build_tool_server
 from arena.budget import Budget, StreamSpend
@@ -44,7 +44,9 @@ from arena.models.baselines import build_baseline
 from arena.models.openai_chat import OpenAIChatModel
 from arena.models.scripted import ScriptedModel
 from arena.repeats import repeat_dir, repeat_dirs, repeat_number
+from arena.replay_plan import ReplayPlanner, check_intraday
 from arena.session_log import Redactor, append_session_record, latest_by_session, read_session_records
+from arena.triggers import Trigger
 from base_agent import RESUMABLE, Session, SessionResult, cost_of
 
 
@@ -87,12 +89,18 @@ async def run_model_session(config: ArenaConfig, model: ModelSettings, backend: 
                             out_dir: Path, market: Market, ledger: PositionLedger | None = None, *,
                             view: PriceView | None = None, broker: Broker | None = None, mode: str = "replay",
                             dry_run: bool = False, redact: Redactor | None = None,
-                            note: str | None = None, clock: Callable[[], datetime] | None = None) -> SessionOutcome:
+                            note: str | None = None, clock: Callable[[], datetime] | None = None,
+                            trigger: Trigger | None = None) -> SessionOutcome:
     """Build the desk and its MCP server for one trigger, connect in-process, run the session.
 
     `clock` (live): the real time, for market hours per order and the model's "now" next to its trigger.
+    `trigger`: what fired the session (default: the scheduled time); an event's reason goes into the prompt.
     """
-    ctx = session_context(config, model, instant, out_dir, mode=mode, dry_run=dry_run)  # type: ignore[arg-type]
+    trigger = trigger or Trigger(instant)
+    ctx = session_context(config, model, instant, out_dir, mode=mode, dry_run=dry_run,  # type: ignore[arg-type]
+                          trigger=trigger.kind)
+    if trigger.is_event or len(config.run.times) > 1:
+        note = "\n".join(n for n in (trigger.prompt_line(), note) if n)
     view = view or MarketView(market.data, instant, market.calendar)
     desk = build_desk(config, ctx, market, view=view, broker=broker, ledger=ledger, redact=redact,
                       clock=clock)
@@ -305,6 +313,7 @@ async def run_replay(config: ArenaConfig, market: Market, models: list[ModelSett
                      replay: Replay | None = None, budget: Budget | None = None) -> list[ModelProgress]:
     """Run every stream (a model, or each of its `repeats`) over the days; `replay` answers from cassettes."""
     days = trading_days(config, market, start, end)
+    check_intraday(config, market, days)
     out_dir.mkdir(parents=True, exist_ok=True)
     streams = streams_for(models, out_dir, repeats)
     locks: list[FileLock] = []
@@ -348,7 +357,7 @@ def failed_result(ctx: SessionContext, backend: ModelBackend, error: str) -> Ses
     """The record of a session that failed before or around its loop (the desk could not be built, a disk error)."""
     return SessionResult(session_id=ctx.session_id, signature=ctx.signature, date=ctx.day.isoformat(),
                          trigger_time=ctx.instant.isoformat(), mode=ctx.mode, model=backend.label,
-                         baseline=backend.is_baseline, status="failed", error=error)
+                         baseline=backend.is_baseline, status="failed", error=error, trigger=ctx.trigger)
 
 
 async def _run_replay(config: ArenaConfig, market: Market, streams: list[Stream], days: list[date], parallel: int,
@@ -363,18 +372,16 @@ async def _run_replay(config: ArenaConfig, market: Market, streams: list[Stream]
     semaphore = asyncio.Semaphore(parallel)
     breaker = config.run.max_consecutive_failures
 
-    def instant_for(day: date) -> datetime:
-        return at_market_time(day, config.run.decision_time)
-
-    async def one_session(stream: Stream, backend: ModelBackend, ledger: PositionLedger, day: date) -> SessionResult:
+    async def one_session(stream: Stream, backend: ModelBackend, ledger: PositionLedger,
+                          trigger: Trigger) -> SessionResult:
         """One session; whatever goes wrong in it (OS, ledger, a bug) is this session's failure, never the run's."""
         model, out_dir = stream.model, stream.run_dir
         try:
-            outcome = await run_model_session(config, model, backend, instant_for(day), out_dir, market, ledger,
-                                              redact=redact)
+            outcome = await run_model_session(config, model, backend, trigger.instant, out_dir, market, ledger,
+                                              redact=redact, trigger=trigger)
             return outcome.result
         except Exception as exc:
-            ctx = session_context(config, model, instant_for(day), out_dir)
+            ctx = session_context(config, model, trigger.instant, out_dir, trigger=trigger.kind)
             result = failed_result(ctx, backend, one_line(redact(f"{type(exc).__name__}: {exc}")))
             try:
                 append_session_record(ctx.model_dir, result.to_record(), redact)
@@ -397,9 +404,13 @@ async def _run_replay(config: ArenaConfig, market: Market, streams: list[Stream]
         return backend, tape
 
     async def one_stream(stream: Stream) -> ModelProgress:
+        """The stream's triggers day by day, in time order (`ReplayPlanner`); a finished session is skipped, a
+        failed or interrupted one runs again while the ledger allows it (see `is_done`)."""
         model, out_dir = stream.model, stream.run_dir
         model_dir = out_dir / model.signature
-        progress = ModelProgress(model.signature, total=len(days), label=stream.label, run_dir=out_dir)
+        planner = ReplayPlanner(config, model, market)
+        progress = ModelProgress(model.signature, total=sum(len(planner.scheduled(day)) for day in days),
+                                 label=stream.label, run_dir=out_dir)
         spend = budget.stream(out_dir, model.signature, stream.label)
         progress.spent = spend.spent
         try:
@@ -413,17 +424,27 @@ async def _run_replay(config: ArenaConfig, market: Market, streams: list[Stream]
         def may_write(instant: datetime) -> bool:
             return chronology_violation(ledger.state, session_context(config, model, instant, out_dir)) is None
 
-        todo = pending_days(model_dir, model.signature, days, instant_for, may_write)
-        progress.done = progress.skipped = len(days) - len(todo)
-        if not todo:
-            if on_progress:
-                on_progress(progress)
-            return progress
-        async with semaphore:
-            backend, tape = stream_backend(stream, spend)
-            streak: list[date] = []
-            try:
-                for day in todo:
+        latest = latest_by_session(read_session_records(model_dir))
+
+        def is_done(trigger: Trigger) -> bool:
+            record = latest.get(f"{model.signature}@{trigger.instant.isoformat(timespec='minutes')}")
+            return record is not None and not (record.get("status") in RESUMABLE and may_write(trigger.instant))
+
+        several = len(config.run.times) > 1 or bool(config.run.events)
+        backend: ModelBackend | None = None
+        tape: Tape | None = None
+        streak: list[Trigger] = []
+        try:
+            for day in days:
+                if stop.is_set() or progress.stopped:
+                    break
+                for trigger in planner.day(day, ledger):
+                    if trigger.is_event:
+                        progress.total += 1
+                    if is_done(trigger):
+                        progress.done += 1
+                        progress.skipped += 1
+                        continue
                     if stop.is_set():
                         break
                     over = budget.before_session(spend, day.isoformat())
@@ -432,9 +453,12 @@ async def _run_replay(config: ArenaConfig, market: Market, streams: list[Stream]
                         if on_progress:
                             on_progress(progress)
                         break
+                    if backend is None:
+                        await semaphore.acquire()
+                        backend, tape = stream_backend(stream, spend)
                     progress.day = day.isoformat()
                     try:
-                        result = await one_session(stream, backend, ledger, day)
+                        result = await one_session(stream, backend, ledger, trigger)
                     finally:
                         budget.after_session(spend)
                     progress.results.append(result)
@@ -447,7 +471,7 @@ async def _run_replay(config: ArenaConfig, market: Market, streams: list[Stream]
                     if result.status == "failed":
                         progress.failures += 1
                         progress.last_error = result.error
-                        streak.append(day)
+                        streak.append(trigger)
                         if config.run.on_session_failure == "stop":
                             stop.set()
                     else:
@@ -455,17 +479,27 @@ async def _run_replay(config: ArenaConfig, market: Market, streams: list[Stream]
                     if tape is not None and tape.missed:
                         progress.stopped = f"stopped: {tape.missed}"
                     elif breaker and len(streak) >= breaker:
-                        resume = pending_days(model_dir, model.signature, days, instant_for, may_write)
+                        first, last = (_when(t.instant, several) for t in (streak[0], streak[-1]))
                         progress.stopped = (
-                            f"stopped after {len(streak)} consecutive failed sessions ({streak[0]}..{streak[-1]}); "
-                            f"last error: {result.error}; fix the cause and rerun to resume"
-                            + (f" from {resume[0]}" if resume else ""))
+                            f"stopped after {len(streak)} consecutive failed sessions ({first}..{last}); "
+                            f"last error: {result.error}; fix the cause and rerun to resume from {first}")
                     if on_progress:
                         on_progress(progress)
                     if progress.stopped:
                         break
-            finally:
+        finally:
+            if backend is not None:
                 await backend.aclose()
+                semaphore.release()
+        if on_progress and not progress.results and not progress.stopped:
+            on_progress(progress)  # nothing ran (every session done already): say so once
         return progress
 
     return list(await asyncio.gather(*(one_stream(s) for s in streams)))
+
+
+def _when(instant: datetime, with_time: bool) -> str:
+    """A trigger as people read it: the date, and the time when a day may have several."""
+    local = instant.astimezone(MARKET_TZ)
+    return f"{local:%Y-%m-%d %H:%M}" if with_time else local.date().isoformat()
+>>>>>>> dab4641 (Triggers (issue 10) part 1: run.decision_times (several New York times a day, validated against max_sessions_per_day and min_interval_minutes), one session per model per trigger in time order with a trigger field in sessions.jsonl, baselines once a day unless every_trigger; replay refuses several times on days without intraday bars naming the fetch; live picks the trigger due at the clock, cron entries and systemd OnCalendar lines for every time)

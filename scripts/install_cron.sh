@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Print, or with --install add, the crontab entries that run `main.py live` every weekday at 10:00 New York time.
+# Print, or with --install add, the crontab entries that run `main.py live` every weekday at each decision time
+# (run.decision_times, default 10:00) New York time.
 #
 #   scripts/install_cron.sh [--install] [--out DIR] [--config PATH] [--models A,B] [--python PATH]
 #
 # Cron runs entries in the machine's own zone and Debian's and Ubuntu's cron ignore CRON_TZ, so the entries are
-# written in the machine's zone: one for each hour 10:00 New York can fall on (two on a UTC machine: summer and
-# winter). On any day the one that is not the trigger exits at once (`live --cron`). The systemd timer
+# written in the machine's zone: one for each hour a decision time can fall on (two per time on a UTC machine:
+# summer and winter). On any day the one that is not a trigger exits at once (`live --cron`). The systemd timer
 # (scripts/install_systemd.sh) needs no such trick and is the recommended path where systemd runs.
 # The entries sit in a marked block; installing again never duplicates them: the same block leaves the crontab
 # unchanged, a different one replaces ours. Holidays, weekends and early closes: `main.py live` exits 0.
@@ -19,7 +20,7 @@ CONFIG=""
 MODELS=""
 INSTALL=0
 
-usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "install_cron.sh: $*" >&2; exit 2; }
 
 while [[ $# -gt 0 ]]; do
@@ -46,9 +47,10 @@ ARGS=""
 COMMAND="cd $(q "$REPO") && $(q "$PYTHON") main.py live --cron${ARGS} --out $(q "$OUT") >> $(q "$OUT")/cron.log 2>&1"
 COMMAND="${COMMAND//%/\\%}"  # cron turns a bare % into a newline
 
-# The machine-local times 10:00 New York falls on (computed for the coming year, DST included).
+# The machine-local times the decision times fall on in New York (computed for the coming year, DST included).
 TIMES="$(cd "$REPO" && "$PYTHON" -m arena.live.schedule cron ${CONFIG:+--config "$CONFIG"})" \
   || die "could not compute the entry times with $PYTHON (is the project installed? run make install)"
+NY="$(cd "$REPO" && "$PYTHON" -m arena.live.schedule times ${CONFIG:+--config "$CONFIG"})"
 ZONE="${TZ:-$(cat /etc/timezone 2>/dev/null || readlink /etc/localtime 2>/dev/null | sed 's#.*/zoneinfo/##' || true)}"
 ZONE="${ZONE:-$(date +%Z)}"
 COUNT="$(wc -l <<<"$TIMES" | tr -d ' ')"
@@ -56,14 +58,14 @@ ENTRIES="$(while read -r fields; do echo "${fields} ${COMMAND}"; done <<<"$TIMES
 BEGIN="# >>> tradearena live (scripts/install_cron.sh) >>>"
 END="# <<< tradearena live <<<"
 BLOCK="${BEGIN}
-# 10:00 America/New_York on weekdays, in this machine's zone (${ZONE}); on any day only the entry at the trigger runs
+# ${NY} America/New_York on weekdays, in this machine's zone (${ZONE}); on any day only the entries at a trigger run
 ${ENTRIES}
 ${END}"
 HOURS="$(awk '{printf "%s%02d:%02d", (NR > 1 ? " and " : ""), $2, $1}' <<<"$TIMES")"
 if [[ "$COUNT" -gt 1 ]]; then
-  SAYS="${COUNT} cron entries, at ${HOURS} ${ZONE} on weekdays (10:00 New York falls on each in part of the year; the one that is not the trigger that day exits at once)"
+  SAYS="${COUNT} cron entries, at ${HOURS} ${ZONE} on weekdays (${NY} New York falls on each in part of the year; one that is not a trigger that day exits at once)"
 else
-  SAYS="1 cron entry, at ${HOURS} ${ZONE} on weekdays (10:00 New York all year)"
+  SAYS="1 cron entry, at ${HOURS} ${ZONE} on weekdays (${NY} New York all year)"
 fi
 
 if [[ "$INSTALL" -eq 0 ]]; then

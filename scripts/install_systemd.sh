@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Print, or with --install set up, a systemd user timer that runs `main.py live` every weekday at 10:00 New York
-# time, whatever the machine's zone (OnCalendar=Mon..Fri 10:00 America/New_York). The recommended path where
-# systemd runs; scripts/install_cron.sh is the alternative.
+# Print, or with --install set up, a systemd user timer that runs `main.py live` every weekday at each decision time
+# (run.decision_times, default 10:00) New York time, whatever the machine's zone (one OnCalendar=Mon..Fri 10:00
+# America/New_York line per time). The recommended path where systemd runs; scripts/install_cron.sh is the alternative.
 #
 #   scripts/install_systemd.sh [--install] [--out DIR] [--config PATH] [--models A,B] [--python PATH]
 #
@@ -46,8 +46,10 @@ q() {
 ARGS=""
 [[ -z "$CONFIG" ]] || ARGS+=" --config $(q "$CONFIG")"
 [[ -z "$MODELS" ]] || ARGS+=" --models $(q "$MODELS")"
-CALENDAR="$(cd "$REPO" && "$PYTHON" -m arena.live.schedule systemd ${CONFIG:+--config "$CONFIG"})" \
-  || die "could not read the decision time with $PYTHON (is the project installed? run make install)"
+CALENDARS="$(cd "$REPO" && "$PYTHON" -m arena.live.schedule systemd ${CONFIG:+--config "$CONFIG"})" \
+  || die "could not read the decision times with $PYTHON (is the project installed? run make install)"
+ON_CALENDAR="$(sed 's/^/OnCalendar=/' <<<"$CALENDARS")"
+CALENDAR="$(awk '{printf "%s%s", (NR > 1 ? "; " : ""), $0}' <<<"$CALENDARS")"
 UNIT_DIR="${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user"
 
 SERVICE="[Unit]
@@ -65,7 +67,7 @@ TIMER="[Unit]
 Description=TradeArena live trigger (weekdays, New York time)
 
 [Timer]
-OnCalendar=${CALENDAR}
+${ON_CALENDAR}
 Persistent=true
 AccuracySec=1s
 

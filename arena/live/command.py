@@ -59,9 +59,10 @@ from arena.live import guard
 from arena.live.accounts import ModelPlan, alpaca_broker, check_separate_accounts, live_view, plan_for
 from arena.live.reconcile import describe_record, reconcile, reconcile_note
 from arena.live.recovery import recover_orders
-from arena.live.trigger import trigger_for
+from arena.live.trigger import scheduled_for, trigger_at
 from arena.run_loop import build_backend, model_tape, run_model_session, secret_env_names
 from arena.session_log import Redactor, SessionLog, latest_by_session, read_session_records
+from arena.triggers import Trigger
 from base_agent import RESUMABLE
 
 DRY_RUN_DIR = "dry-run"
@@ -92,6 +93,12 @@ class LiveRun:
     redact: Redactor
     now: Callable[[], datetime]  # the clock as it moves on (a pinned clock moves on from its pin)
     retry_failed: bool = False
+    first_trigger: datetime | None = None  # the day's first scheduled trigger (baselines act only then)
+    event: Trigger | None = None  # set when an event (not the schedule) fired this run (the daemon's watcher)
+
+    @property
+    def fired(self) -> Trigger:
+        return self.event or Trigger(self.trigger)
 
     def say(self, line: str, err: bool = False) -> None:
         click.echo(self.redact(line), err=err)
@@ -133,7 +140,7 @@ def run_live(config_path: str | None, out: str | None, now: datetime | None, dry
 
     session = calendar.session_on(clock.date())
     assert session is not None  # the guard passed
-    trigger = trigger_for(session, config.run.decision_time)
+    trigger = trigger_at(session, config.run.times, clock)
     out_dir = Path(out).resolve() if out else config.path(config.live.out_dir)
     base_dir = out_dir / DRY_RUN_DIR if dry_run else out_dir
     base_dir.mkdir(parents=True, exist_ok=True)
@@ -143,7 +150,7 @@ def run_live(config_path: str | None, out: str | None, now: datetime | None, dry
     news = NotAfterClock(build_news(config), (lambda: clock) if now is not None else guard.wall_clock)
     market = Market(data=cast(MarketData, None), calendar=calendar, news=news)  # live reads no bundled prices
     run = LiveRun(config, trigger, clock, now is not None, out_dir, base_dir, dry_run, market, redact, moving,
-                  retry_failed)
+                  retry_failed, first_trigger=scheduled_for(session, config.run.times)[0])
 
     brokers = sorted({p.settings.broker for p in plans})
     run.say(f"live session {trigger:%Y-%m-%d %H:%M %Z} (clock {clock:%H:%M:%S %Z}{', pinned by --now' if run.pinned else ''}); "
@@ -164,7 +171,12 @@ async def _run_models(run: LiveRun, plans: list[ModelPlan]) -> list[bool]:
 async def _run_model(run: LiveRun, plan: ModelPlan, slots: asyncio.Semaphore) -> bool:
     """Exactly once: the lock, then the session line, then the session. True when nothing went wrong."""
     sig = plan.signature
-    ctx = session_context(run.config, plan.model, run.trigger, run.base_dir, mode="live", dry_run=run.dry_run)
+    if not run.config.acts_every_trigger(plan.model) and run.trigger != run.first_trigger:
+        run.say(f"{sig}: acts once a day, at the {run.first_trigger:%H:%M %Z} trigger (set \"every_trigger\": true "
+                "to act at every one); nothing to do")
+        return True
+    ctx = session_context(run.config, plan.model, run.trigger, run.base_dir, mode="live", dry_run=run.dry_run,
+                          trigger=run.fired.kind)
     lock_path = ctx.model_dir / LOCK_DIR / f"live-{run.trigger:%Y-%m-%dT%H%M}.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(lock_path), timeout=0)
@@ -270,7 +282,8 @@ async def _session(run: LiveRun, plan: ModelPlan, ctx: SessionContext) -> bool:
     try:
         outcome = await run_model_session(config, plan.model, backend, run.trigger, run.base_dir, run.market, ledger,
                                           view=view, broker=broker, mode="live", dry_run=run.dry_run,
-                                          redact=run.redact, note="\n".join(notes) or None, clock=run.now)
+                                          redact=run.redact, note="\n".join(notes) or None, clock=run.now,
+                                          trigger=run.fired)
     finally:
         await backend.aclose()
     result = outcome.result

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from agent_tools.market_calendar import MARKET_TZ, MarketCalendar
 from arena.live.schedule import planned_decision_time as planned_decision_time
+from arena.live.schedule import planned_decision_times as planned_decision_times
 
 LATE_WARNING = timedelta(minutes=30)
 DST_SHIFT = timedelta(hours=1)
@@ -76,9 +77,13 @@ def gate(clock: datetime, config_path: str | None, cron: bool, calendar: MarketC
     day_session = calendar.session_on(clock.date())
     verdict = Timing()
     if day_session is not None:
-        from arena.live.trigger import trigger_for
+        from arena.live.trigger import nearest, trigger_at
 
-        verdict = timing(clock, trigger_for(day_session, planned_decision_time(config_path)), cron)
+        times = planned_decision_times(config_path)
+        # a cron fire is measured against the time it was meant for; any run warns against the trigger it runs
+        verdict = timing(clock, nearest(day_session, times, clock), cron)
+        if not verdict.skip:
+            verdict = timing(clock, trigger_at(day_session, times, clock), cron=False)
         if verdict.skip:
             return Gate(False, verdict.line)
     reason = closed_reason(clock, calendar)

@@ -8,7 +8,8 @@ makes the other a one-line no-op. A systemd timer takes the zone itself (`OnCale
 it needs one line and no such trick: that is the recommended path where systemd runs.
 
 `python -m arena.live.schedule cron [--config PATH] [--tz ZONE]` prints the entries' time fields, one per line;
-`python -m arena.live.schedule systemd [--config PATH]` prints the timer's OnCalendar value.
+`python -m arena.live.schedule systemd [--config PATH]` prints the timer's OnCalendar values, one per decision time
+(`run.decision_times`, or the one `run.decision_time`).
 """
 
 from __future__ import annotations
@@ -30,11 +31,19 @@ DEFAULT_DECISION_TIME = time(10, 0)
 
 def planned_decision_time(config_path: str | None) -> time:
     """`run.decision_time` read leniently (the guard must work even with a broken config): 10:00 on any problem."""
+    return planned_decision_times(config_path)[0]
+
+
+def planned_decision_times(config_path: str | None) -> list[time]:
+    """`run.decision_times` (else the one `run.decision_time`), in order, read leniently: [10:00] on any problem."""
     try:
-        raw = json.loads(Path(config_path or DEFAULT_CONFIG).read_text(encoding="utf-8"))
-        return time.fromisoformat(str(raw["run"].get("decision_time", "10:00")))
+        run = json.loads(Path(config_path or DEFAULT_CONFIG).read_text(encoding="utf-8"))["run"]
+        listed = run.get("decision_times")
+        if listed:
+            return sorted({time.fromisoformat(str(t)) for t in listed})
+        return [time.fromisoformat(str(run.get("decision_time", "10:00")))]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return DEFAULT_DECISION_TIME
+        return [DEFAULT_DECISION_TIME]
 
 
 def _local(moment: datetime, zone: tzinfo | None) -> datetime:
@@ -83,19 +92,28 @@ def systemd_calendar(decision_time: time) -> str:
     return f"Mon..Fri {decision_time:%H:%M} America/New_York"
 
 
+def systemd_calendars(decision_times: list[time]) -> list[str]:
+    """One OnCalendar value per decision time (a timer may carry several)."""
+    return [systemd_calendar(t) for t in decision_times]
+
+
 def _decision_times(config: str | None) -> list[time]:
-    return [planned_decision_time(config)]
+    return planned_decision_times(config)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m arena.live.schedule", description=__doc__.split("\n\n")[0])
-    parser.add_argument("kind", choices=("cron", "systemd"))
-    parser.add_argument("--config", help="config whose run.decision_time to use (default: the default config)")
+    parser.add_argument("kind", choices=("cron", "systemd", "times"))
+    parser.add_argument("--config", help="config whose run.decision_times to use (default: the default config)")
     parser.add_argument("--tz", help="compute cron times for this zone instead of the machine's (e.g. UTC)")
     args = parser.parse_args(argv)
     times = _decision_times(args.config)
+    if args.kind == "times":  # for the installers' messages: "10:00" or "10:00 and 15:00"
+        print(" and ".join(f"{t:%H:%M}" for t in times))
+        return 0
     if args.kind == "systemd":
-        print(systemd_calendar(times[0]))
+        for line in systemd_calendars(times):
+            print(line)
         return 0
     try:
         zone = ZoneInfo(args.tz) if args.tz else None
