@@ -40,6 +40,7 @@ from reports.notes import Notes
 from reports.random_null import Costs, NullResult, PriceGrid, place_among_random
 from reports.runs import ModelRun, load_runs
 from reports.tearsheet import Relative, holdings_over_time, relative_to
+from reports.triggers import TriggerRow, by_trigger
 from reports.uncertainty import Comparison, EntryStats, compare, entry_stats, significance_lines
 
 ROW_KEYS = (
@@ -57,6 +58,8 @@ ROW_KEYS = (
     "blind", "named_minus_blind", "repeat", "repeats", "repeats_mean_return", "repeats_return_ci",
     # run manifest (arena/manifest.py): the sha256 of the run's inputs, and how many earlier inputs it mixes
     "manifest", "manifest_earlier",
+    # triggers (reports/triggers.py): {type: {sessions, trades, cost, tokens}}; trades exit rules made
+    "by_trigger", "exit_trades",
 )
 SHORT_WINDOW = 60  # sessions: below this, annualized figures are shown greyed with their interval
 
@@ -144,6 +147,11 @@ class Entry:
         if not self.has_sessions:
             return None
         return sum(s.get(key) or 0 for s in self.sessions)
+
+    @property
+    def triggers(self) -> dict[str, TriggerRow]:
+        """Sessions, trades and cost per trigger type; exit rules' trades apart (reports/triggers.py)."""
+        return by_trigger(self.sessions, self.trades)
 
     @property
     def failed_sessions(self) -> int | None:
@@ -289,6 +297,9 @@ def row(entry: Entry, report: Report) -> dict[str, Any]:
         "manifest": entry.run.manifest["sha256"] if entry.run and entry.run.manifest else None,
         "manifest_earlier": (len(entry.run.manifest.get("earlier") or [])
                              if entry.run and entry.run.manifest else None),
+        "by_trigger": ({k: v.as_dict() for k, v in entry.triggers.items()} if entry.has_sessions and model_only
+                       else None),
+        "exit_trades": sum(1 for t in entry.trades if t.trigger) if model_only else None,
     }
     return {k: values[k] for k in ROW_KEYS}
 

@@ -42,6 +42,7 @@ class Trade:
     fee: float
     session_id: str | None
     reason: str | None = None
+    trigger: str | None = None  # an exit rule's sell (stop_loss, take_profit, trailing_stop); None: the model's
 
     @property
     def notional(self) -> float:
@@ -175,6 +176,7 @@ def ledger_trades(run: ModelRun, marker: Marker) -> list[Trade]:
             ledger_id=int(record["id"]), day=day, time=record.get("time"), side=side, symbol=symbol,
             quantity=abs(float(action.get("amount", 0) or 0)), price=float(price) if price is not None else None,
             fee=float(record.get("fee", 0) or 0), session_id=record.get("session_id"), reason=record.get("reason"),
+            trigger=record.get("trigger"),
         ))
     return trades
 

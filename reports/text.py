@@ -19,6 +19,7 @@ from rich.text import Text
 
 from reports.build import ROW_KEYS, Entry, Report
 from reports.metrics import TURNOVER_DEFINITION, WIN_RATE_DEFINITION
+from reports.triggers import worth_showing
 
 DASH = "—"
 
@@ -179,6 +180,24 @@ def compact_table(report: Report) -> Table:
     return table
 
 
+def trigger_table(report: Report) -> Table | None:
+    """Sessions, trades and cost per trigger type, exit rules' trades apart; shown when a model had more than the
+    scheduled sessions."""
+    models = [e for e in report.models if e.has_sessions]
+    if not worth_showing(e.triggers for e in models):
+        return None
+    table = Table(title="By trigger (sessions, trades, cost; exit rules trade without a session or tokens)",
+                  title_justify="left")
+    for name in ("model", "trigger", "sessions", "trades", "cost"):
+        table.add_column(name, justify="left" if name in ("model", "trigger") else "right")
+    names = short_labels(report.entries)
+    for entry in models:
+        for kind, row in entry.triggers.items():
+            table.add_row(names[entry.label], kind, str(row.sessions) if row.sessions else "-", str(row.trades),
+                          money(row.cost, 4) if row.sessions else "-")
+    return table
+
+
 def cutoff_table(report: Report) -> Table | None:
     split = [e for e in report.models if e.cutoff is not None]
     if not split:
@@ -258,6 +277,9 @@ def render_table(report: Report, console: Console, wide: bool = False) -> None:
     cutoffs = cutoff_table(report)
     if cutoffs is not None:
         console.print(cutoffs)
+    triggers = trigger_table(report)
+    if triggers is not None:
+        console.print(triggers)
     for line in report.significance:
         console.print(line, highlight=False)
     for line in blind_and_repeat_lines(report):

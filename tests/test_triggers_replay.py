@@ -121,3 +121,15 @@ def test_several_times_on_days_without_intraday_bars_are_refused_with_the_data_t
                                           r"--timeframe hour"):
         replay(config, tmp_path / "out", date(2025, 9, 29), date(2025, 9, 30))
     assert not (tmp_path / "out").exists()
+
+
+def test_the_report_counts_sessions_trades_and_cost_per_trigger_type(two_times):
+    from reports.build import build_report
+
+    config, out = two_times
+    config = config.model_copy(update={"report": config.report.model_copy(
+        update={"random_traders": 0, "bootstrap_reps": 50})})
+    rows = {r["signature"]: r for r in build_report(config, out, [], None, None).rows()}
+    assert rows["twice"]["by_trigger"] == {"scheduled": {"sessions": 4, "trades": 4, "cost": 0.0, "tokens": 0}}
+    assert rows["twice"]["exit_trades"] == 0
+    assert rows["baseline-buy-and-hold-qqq"]["by_trigger"]["scheduled"]["sessions"] == 2
