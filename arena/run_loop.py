@@ -502,4 +502,3 @@ def _when(instant: datetime, with_time: bool) -> str:
     """A trigger as people read it: the date, and the time when a day may have several."""
     local = instant.astimezone(MARKET_TZ)
     return f"{local:%Y-%m-%d %H:%M}" if with_time else local.date().isoformat()
->>>>>>> dab4641 (Triggers (issue 10) part 1: run.decision_times (several New York times a day, validated against max_sessions_per_day and min_interval_minutes), one session per model per trigger in time order with a trigger field in sessions.jsonl, baselines once a day unless every_trigger; replay refuses several times on days without intraday bars naming the fetch; live picks the trigger due at the clock, cron entries and systemd OnCalendar lines for every time)
