@@ -244,4 +244,7 @@ def manifest_label(found: dict | None) -> str:
     if found is None:
         return "none (run before manifests)"
     mixed = len(found.get("earlier") or [])
-    return found["sha256"][:12] + (f" (mixed with {mixed} earlier, --allow-changed)" if mixed else "")
+    responses = (found.get("inputs") or {}).get("responses")
+    replayed = (f" (replayed from the cassettes of {str(responses['cassettes'])[:12]}: no API calls; its cost column "
+                "is what the recording paid)" if isinstance(responses, dict) and "cassettes" in responses else "")
+    return found["sha256"][:12] + (f" (mixed with {mixed} earlier, --allow-changed)" if mixed else "") + replayed

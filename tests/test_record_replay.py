@@ -106,6 +106,9 @@ def test_a_changed_prompt_is_a_strict_miss_that_stops_the_model_naming_session_a
     assert "--on-miss call" in stops[0]
     assert re.search(r"recorded with other inputs \(config \w+ -> \w+; prompt_prefix\.trader", result.output)
     assert "Replayed 0 model call(s)" in result.output
+    report = CliRunner().invoke(cli, ["report", "--config", str(changed), "--out", str(replayed)]).output
+    recorded_hash = json.loads(text(recorded / "manifest.json"))["sha256"][:12]
+    assert f"(replayed from the cassettes of {recorded_hash}: no API calls" in report
 
 
 def test_on_miss_call_asks_the_provider_only_for_what_is_missing_and_records_it(write_config, market, tmp_path):
