@@ -447,7 +447,7 @@ async def _run_replay(config: ArenaConfig, market: Market, streams: list[Stream]
                         continue
                     if stop.is_set():
                         break
-                    over = budget.before_session(spend, day.isoformat())
+                    over = budget.before_session(spend, day.isoformat()) if model.kind == "openai" else None
                     if over:
                         progress.stopped = over
                         if on_progress:

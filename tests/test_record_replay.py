@@ -215,6 +215,14 @@ def test_a_spending_cap_stops_a_stream_before_a_session_it_cannot_afford(write_c
     assert re.search(r"│ trader +│.*│ \$0\.0078 of \$0\.01 │", result.output)
     assert "models[trader].max_cost_usd: spent $0.0078 of $0.01 (78%)" in result.output
 
+    baseline = {"signature": BUY_AND_HOLD, "kind": "baseline", "strategy": "buy_and_hold", "params": {"symbol": "QQQ"},
+                "limits": {"max_position_weight": 1.0}}
+    spent_up = write_config("spent.json", models=[llm("trader", "http://127.0.0.1:9/v1"), baseline],
+                            run={"max_cost_usd": 0})
+    result = run_cli("--config", str(spent_up), "--out", str(tmp_path / "none"), *ONE_DAY)
+    assert "trader: stopped before 2025-10-01: run.max_cost_usd $0.00 has $0.0000 left" in result.output
+    assert (tmp_path / "none" / BUY_AND_HOLD / "sessions.jsonl").exists()  # a baseline costs nothing: caps pass it
+
 
 def test_a_live_session_records_its_model_calls_too(alpaca, tmp_path):
     from agent_tools.market_calendar import parse_instant
