@@ -157,6 +157,7 @@ class Session:
                 begin(self.ctx.session_id, self.ctx.day.isoformat())
             log = SessionLog(self.ctx.log_dir / "log.jsonl", self.redact)
             log.event("session_start", session_id=self.ctx.session_id, trigger_time=self.ctx.instant.isoformat(),
+                      trigger=self.ctx.trigger,
                       model=self.backend.label, prior_trades=result.trades, attempt=result.attempts)
             result.status = await self._loop(log, deadline)
         except ModelError as exc:

@@ -169,6 +169,20 @@ def build_tool_server(desk: TradingDesk) -> ToolServer:
     ) -> dict[str, Any]:
         return desk.trade("sell", symbol, _as_number(amount), reason, _call_id(ctx))
 
+    @tool(description=(
+        "Set or change exit rules for a position you hold; they sell it without asking you, on every price bar: "
+        "stop_loss and take_profit are fractions of your average cost (0.08 = sell 8% below it), trailing_stop a "
+        "fraction below the highest price since you bought. Omit a rule to keep it; 0 switches it off."
+    ))
+    @_business_errors
+    def set_exit(
+        symbol: Annotated[str, Field(description="Ticker you hold, e.g. AAPL")],
+        stop_loss: Annotated[float | None, Field(ge=0, lt=1, description="e.g. 0.08; 0: off")] = None,
+        take_profit: Annotated[float | None, Field(ge=0, le=100, description="e.g. 0.2; 0: off")] = None,
+        trailing_stop: Annotated[float | None, Field(ge=0, lt=1, description="e.g. 0.05; 0: off")] = None,
+    ) -> dict[str, Any]:
+        return desk.set_exit(symbol, stop_loss, take_profit, trailing_stop)
+
     return ToolServer(
         "tradearena",
         instructions=(

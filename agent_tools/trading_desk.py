@@ -19,6 +19,7 @@ from agent_tools.brokers.base import Broker
 from agent_tools.chronology import check_chronology, record_no_trade, session_records
 from agent_tools.context import SessionContext
 from agent_tools.errors import ToolInputError, TradeRejected
+from agent_tools.exits import ExitBook
 from agent_tools.fills import FeeModel, FillModel, cents
 from agent_tools.ledger import LedgerState, PositionLedger
 from agent_tools.market_calendar import MARKET_TZ
@@ -47,6 +48,7 @@ class TradingDesk:
     audit_path: Path | None = None
     redact: Callable[[str], str] = str  # API keys out of what the model writes into the ledger (trade reasons)
     clock: Callable[[], datetime] | None = None  # live: the real clock (the context's instant is the trigger)
+    exits: ExitBook | None = None  # exit levels per position (set_exit); None: the tool refuses
     research: Research = field(init=False)
     portfolio: PortfolioView = field(init=False)
     orders: OrderDesk = field(init=False)
@@ -116,7 +118,34 @@ class TradingDesk:
         return self.research.search_news(query, ticker, limit)
 
     def get_portfolio(self) -> dict:
-        return self.portfolio.report(self._now(), self.trades_this_session, self.market_open())
+        report = self.portfolio.report(self._now(), self.trades_this_session, self.market_open())
+        if self.exits is not None:
+            costs = self.ledger.state.average_costs()
+            for symbol, row in report["holdings"].items():
+                levels = self.exits.levels(symbol)
+                if levels.any and symbol in costs:
+                    row["exits"] = {rule: {"fraction": getattr(levels, rule), "price": float(price)}
+                                    for rule, price in levels.prices(costs[symbol]).items()}
+        return report
+
+    def set_exit(self, symbol: str, stop_loss: float | None = None, take_profit: float | None = None,
+                 trailing_stop: float | None = None) -> dict:
+        """Set or change the exit rules of a position; they are checked on every bar without asking the model."""
+        if self.exits is None:
+            raise ToolInputError("set_exit is not available for this account")
+        clean = self.view.check_symbol(symbol) if isinstance(symbol, str) else symbol
+        if self.ledger.state.quantity(clean) <= 0:
+            raise ToolInputError(f"set_exit: you hold no {clean}; exit rules apply to positions you hold")
+        levels = self.exits.set(clean, self._now(), self.ctx.session_id, stop_loss=stop_loss,
+                                take_profit=take_profit, trailing_stop=trailing_stop)
+        self.trail.record({"type": "set_exit", "symbol": clean, "stop_loss": levels.stop_loss,
+                           "take_profit": levels.take_profit, "trailing_stop": levels.trailing_stop})
+        cost = self.ledger.state.average_costs().get(clean)
+        return {"symbol": clean, "stop_loss": levels.stop_loss, "take_profit": levels.take_profit,
+                "trailing_stop": levels.trailing_stop,
+                "prices": {k: float(v) for k, v in levels.prices(cost).items()} if cost is not None else {},
+                "note": "trailing_stop's price moves up with the highest price since entry"
+                        if levels.trailing_stop else ""}
 
     def trade(self, side: str, symbol: str, amount: object, reason: str | None = None, call_id: str | None = None) -> dict:
         return self.orders.trade(side, symbol, amount, reason, call_id)

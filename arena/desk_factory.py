@@ -13,6 +13,7 @@ from typing import Literal
 from agent_tools.brokers.base import Broker
 from agent_tools.brokers.simulated import SimulatedBroker
 from agent_tools.context import SessionContext
+from agent_tools.exits import ExitBook, ExitLevels
 from agent_tools.fills import build_fee_model, build_fill_model
 from agent_tools.ledger import PositionLedger
 from agent_tools.market_calendar import MarketCalendar
@@ -115,4 +116,12 @@ def build_desk(config: ArenaConfig, ctx: SessionContext, market: Market, view: P
         audit_path=ctx.log_dir / "audit.jsonl",
         redact=redact or Redactor.from_env(secret_env_names(config)),
         clock=clock,
+        exits=ExitBook(ctx.model_dir, exit_defaults(config, ctx.signature)),
     )
+
+
+def exit_defaults(config: ArenaConfig, signature: str) -> ExitLevels:
+    """The config's exit rules for a signature (its model's overrides; the global ones for any other name)."""
+    model = next((m for m in config.models if m.signature == signature), None)
+    rules = config.exits_for(model) if model is not None else config.exits
+    return ExitLevels(rules.stop_loss, rules.take_profit, rules.trailing_stop)

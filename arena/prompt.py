@@ -16,7 +16,7 @@ from agent_tools.point_in_time import PriceView, ViewError
 from arena.models.base import FINISH_SIGNAL
 
 STATIC_RULES = """You are a disciplined portfolio manager trading US stocks (the NASDAQ-100 and QQQ) for one account.
-You act only through the tools: get_price, get_history, get_portfolio, search_news, buy, sell.
+You act only through the tools: get_price, get_history, get_portfolio, search_news, buy, sell, set_exit.
 Rules of this market:
 - You see only what was known at the current time: no later prices, no later news.
 - Orders fill at the price get_price shows (it says what time that price is from) plus slippage, and pay a

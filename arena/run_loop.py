@@ -408,7 +408,8 @@ async def _run_replay(config: ArenaConfig, market: Market, streams: list[Stream]
         failed or interrupted one runs again while the ledger allows it (see `is_done`)."""
         model, out_dir = stream.model, stream.run_dir
         model_dir = out_dir / model.signature
-        planner = ReplayPlanner(config, model, market)
+        latest = latest_by_session(read_session_records(model_dir))
+        planner = ReplayPlanner(config, model, market, out_dir, latest)
         progress = ModelProgress(model.signature, total=sum(len(planner.scheduled(day)) for day in days),
                                  label=stream.label, run_dir=out_dir)
         spend = budget.stream(out_dir, model.signature, stream.label)
@@ -423,8 +424,6 @@ async def _run_replay(config: ArenaConfig, market: Market, streams: list[Stream]
 
         def may_write(instant: datetime) -> bool:
             return chronology_violation(ledger.state, session_context(config, model, instant, out_dir)) is None
-
-        latest = latest_by_session(read_session_records(model_dir))
 
         def is_done(trigger: Trigger) -> bool:
             record = latest.get(f"{model.signature}@{trigger.instant.isoformat(timespec='minutes')}")

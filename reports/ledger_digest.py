@@ -14,7 +14,7 @@ from pathlib import Path
 from agent_tools.ledger import CASH, TRADE_ACTIONS, LedgerState, cash_flow_of, read_ledger
 from agent_tools.market_calendar import parse_day
 
-FILL_KEYS = ("id", "date", "this_action", "price", "fee", "time", "session_id", "reason")
+FILL_KEYS = ("id", "date", "this_action", "price", "fee", "time", "session_id", "reason", "trigger")
 
 
 @dataclass

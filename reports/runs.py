@@ -108,7 +108,7 @@ def expand(folder: Path) -> list[tuple[Path, list[Path]]]:
 def load_model(folder: Path, run_dir: Path, baselines: set[str]) -> ModelRun:
     blind = read_map(run_dir)
     ledger = digest_ledger(folder / LEDGER, (lambda r: to_named_record(r, blind)) if blind is not None else None)
-    sessions = sorted(latest_by_session(read_session_records(folder)).values(),
+    sessions = sorted((s for s in latest_by_session(read_session_records(folder)).values() if s.get("kind") != "exit"),
                       key=lambda s: (str(s.get("trigger_time") or s.get("date") or ""), str(s["session_id"])))
     ours = bool(sessions) or ledger.has_session_ids
     signature = folder.name
