@@ -389,6 +389,10 @@ def data_fetch(start: str, end: str, timeframe: str, symbols: str | None, config
     if last < first:
         raise ConfigError(f"--end {last} is before --start {first}")
     chosen = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else list(config.universe)
+    unknown = [s for s in chosen if s not in config.universe]
+    if unknown:  # a typo would fetch nothing, silently; a symbol outside the universe no replay would read
+        raise ConfigError(f"--symbols: {', '.join(unknown)} not in the config's universe; --symbols narrows the "
+                          "universe (add a new symbol to `universe` first)")
     target = Path(dest).resolve() if dest else config.path("data/fetched")
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,

@@ -354,6 +354,8 @@ class Figures:
     misbooked: int = 0
     broker_mismatches: int = 0
     secret_hits: int = 0
+    unlogged_trades: int = 0  # a ledger trade whose tool call is in no log line (a kill must not lose forensics)
+    undercounted_sessions: int = 0  # a session's tokens below the reference's (every attempt's spend counts)
     unfinished_runs: int = 0
     provider_faults: int = 0
     broker_faults: int = 0
@@ -362,7 +364,7 @@ class Figures:
     @property
     def defects(self) -> int:
         return (self.duplicate + self.missing + self.misbooked + self.broker_mismatches + self.secret_hits
-                + self.failed_sessions + self.unfinished_runs + abs(self.sessions - self.reference_sessions))
+                + self.unlogged_trades + self.undercounted_sessions + self.failed_sessions + self.unfinished_runs + abs(self.sessions - self.reference_sessions))
 
     def line(self) -> str:
         verdict = "OK" if not self.defects else f"FAILED ({self.defects} defect(s))"
@@ -370,7 +372,8 @@ class Figures:
         return (f"chaos: kills {kills}, sessions {self.sessions}/{self.reference_sessions}, failed sessions "
                 f"{self.failed_sessions}, duplicate trades {self.duplicate}, missing trades {self.missing}, misbooked "
                 f"trades {self.misbooked}, ledger-vs-broker mismatches {self.broker_mismatches}, secret hits "
-                f"{self.secret_hits}, faults injected {self.provider_faults} provider / {self.broker_faults} broker: "
+                f"{self.secret_hits}, unlogged trades {self.unlogged_trades}, undercounted sessions "
+                f"{self.undercounted_sessions}, faults injected {self.provider_faults} provider / {self.broker_faults} broker: "
                 f"{verdict}")
 
 
@@ -378,6 +381,17 @@ def read_jsonl(path: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def read_log(path: Path) -> list[dict]:
+    """A log's events; a line torn by a kill is skipped (logs are forensics, not the record)."""
+    events = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if path.exists() else []:
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return events
 
 
 def action(record: dict) -> str:
@@ -493,6 +507,27 @@ def compare_broker(name: str, ledger: list[dict], state: dict, ref_state: dict, 
     figures.findings += [f"{name} at the broker: missing filled order {k}" for k in lost]
 
 
+def unlogged_trades(name: str, model_dir: Path, figures: Figures) -> None:
+    """Every trade in the ledger has its tool call in its session's log.jsonl (written before the call runs)."""
+    logged: dict[str, set[str]] = {}
+    for record in read_jsonl(model_dir / "position" / "position.jsonl"):
+        order_id = record.get("client_order_id")
+        if action(record) not in TRADES or not order_id:
+            continue
+        session_id, call_id = order_id.rsplit("#", 1)
+        if record["date"] not in logged:
+            ids: set[str] = set()
+            for event in read_log(model_dir / "log" / record["date"] / "log.jsonl"):
+                if event.get("type") == "assistant":
+                    ids.update(str(c.get("id")) for c in event.get("tool_calls") or [])
+                elif event.get("type") == "tool":
+                    ids.add(str(event.get("id")))
+            logged[record["date"]] = ids
+        if call_id not in logged[record["date"]]:
+            figures.unlogged_trades += 1
+            figures.findings.append(f"{name}: trade {order_id} (ledger id {record.get('id')}) is in no log line")
+
+
 def secret_hits(folder: Path, secrets: list[str], figures: Figures) -> None:
     needles = [s.encode() for s in secrets]
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -521,6 +556,14 @@ def audit(work: Path) -> Figures:
             figures.reference_sessions += len(ref_sessions)
             figures.sessions += len(got_sessions)
             failed = [s for s, r in got_sessions.items() if r.get("status") == "failed"]
+            for session_id, ref_record in ref_sessions.items():
+                spent = got_sessions.get(session_id, {})
+                tokens = spent.get("prompt_tokens", 0) + spent.get("completion_tokens", 0)
+                if spent and tokens < ref_record.get("prompt_tokens", 0) + ref_record.get("completion_tokens", 0):
+                    figures.undercounted_sessions += 1
+                    figures.findings.append(f"{phase}/{sig}: {session_id} counts {tokens} tokens over "
+                                            f"{spent.get('attempts')} attempt(s), fewer than the reference's")
+            unlogged_trades(f"{phase}/{sig}", chaos / phase / sig, figures)
             figures.failed_sessions += len(failed)
             figures.findings += [f"{phase}/{sig}: session {s} failed: {got_sessions[s].get('error')}" for s in failed]
     ref_state = json.loads((ref / "broker-account.json").read_text(encoding="utf-8"))

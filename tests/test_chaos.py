@@ -80,3 +80,19 @@ def test_the_audit_finds_a_leaked_key_in_any_output(copy_of: Path, capsys):
         f.write(f"debug: {key}\n")
     code, line = audit_line(copy_of, capsys)
     assert code == 1 and "secret hits 1," in line
+
+
+def test_the_audit_finds_a_trade_no_log_line_shows(copy_of: Path, capsys):
+    trade = next(json.loads(line) for line in (copy_of / LEDGER).read_text().splitlines() if '"buy"' in line)
+    (copy_of / "chaos/replay/llm-no-ids/log" / trade["date"] / "log.jsonl").write_text("")
+    code, line = audit_line(copy_of, capsys)
+    assert code == 1 and "unlogged trades 0," not in line
+
+
+def test_the_audit_finds_a_session_that_left_an_attempts_tokens_out(copy_of: Path, capsys):
+    path = copy_of / "chaos/replay/llm-no-ids/sessions.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records[-1].update(prompt_tokens=0, completion_tokens=0)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    code, line = audit_line(copy_of, capsys)
+    assert code == 1 and "undercounted sessions 1," in line
