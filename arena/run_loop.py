@@ -446,7 +446,8 @@ async def _run_replay(config: ArenaConfig, market: Market, streams: list[Stream]
                         continue
                     if stop.is_set():
                         break
-                    over = budget.before_session(spend, day.isoformat()) if model.kind == "openai" else None
+                    over = (budget.before_session(spend, _when(trigger.instant, several))
+                            if model.kind == "openai" else None)
                     if over:
                         progress.stopped = over
                         if on_progress:
