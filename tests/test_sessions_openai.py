@@ -85,7 +85,7 @@ def test_tool_results_go_back_as_tool_messages_with_their_call_ids(fake, write_c
     assert json.loads(tool_messages[0]["content"])["prices"]["AAPL"]["basis"] == "open of the 10:00 hourly bar"
     assert second[-3]["role"] == "assistant" and second[-3]["tool_calls"][0]["id"] == "c1"
     assert {t["function"]["name"] for t in fake.requests_for("trader")[0]["tools"]} == {
-        "get_price", "get_history", "get_portfolio", "search_news", "buy", "sell"}
+        "get_price", "get_history", "get_portfolio", "search_news", "buy", "sell", "set_exit"}
 
 
 @pytest.mark.parametrize("failure", [

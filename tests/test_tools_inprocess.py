@@ -8,7 +8,7 @@ from mcp import Client
 from agent_tools.server import build_tool_server
 from tests.replay_helpers import desk_at, ledger_records
 
-TOOLS = {"get_price", "get_history", "get_portfolio", "search_news", "buy", "sell"}
+TOOLS = {"get_price", "get_history", "get_portfolio", "search_news", "buy", "sell", "set_exit"}
 
 
 @pytest.fixture

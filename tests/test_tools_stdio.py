@@ -52,7 +52,7 @@ def text(result) -> str:
 async def test_server_lists_the_six_tools_with_schemas(client):
     tools = {t.name: t.input_schema for t in (await client.list_tools()).tools}
 
-    assert set(tools) == {"get_price", "get_history", "get_portfolio", "search_news", "buy", "sell"}
+    assert set(tools) == {"get_price", "get_history", "get_portfolio", "search_news", "buy", "sell", "set_exit"}
     assert set(tools["buy"]["required"]) == {"symbol", "amount"}
     assert tools["buy"]["properties"]["amount"]["type"] == "number"
 
