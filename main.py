@@ -105,13 +105,20 @@ def cli() -> None:
               "goes to the provider and is recorded (call).")
 @click.option("--allow-changed", is_flag=True, help="Rerun into an output folder whose manifest differs (the "
               "manifest keeps both).")
+@click.option("--workers", type=click.IntRange(1, 256), help="Processes the model streams are spread over (default: "
+              "the number of cores); the outputs are the same as with 1.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="ray: each model stream a Ray task (optional extra: pip install -e '.[ray]').")
+@click.option("--ray-address", "ray_address", help="With --executor ray: a cluster to join (auto, or "
+              "ray://HOST:10001); default a local Ray instance.")
 @friendly_errors
 def run(config_path: str | None, start: str | None, end: str | None, models: str | None, parallel: int | None,
         out: str | None, fresh: bool, blind: bool, repeats: int | None, replay_from: str | None,
-        on_miss: str | None, allow_changed: bool) -> None:
+        on_miss: str | None, allow_changed: bool, workers: int | None, executor: str, ray_address: str | None) -> None:
     """Replay trading days for every enabled model; rerun to resume where it stopped."""
     from arena.config import check_api_keys
     from arena.desk_factory import load_market
+    from arena.executors import default_workers
     from arena.manifest import run_inputs, settle_manifest
     from arena.progress import run_with_progress
     from arena.run_loop import (
@@ -123,6 +130,8 @@ def run(config_path: str | None, start: str | None, end: str | None, models: str
         trading_days,
     )
 
+    if ray_address and executor != "ray":
+        raise ConfigError("--ray-address works with --executor ray")
     if on_miss and not replay_from:
         raise ConfigError("--on-miss works with --replay-from DIR (what to do when DIR has no recorded answer)")
     replay = Replay(Path(replay_from).resolve(), on_miss or "stop") if replay_from else None  # type: ignore[arg-type]
@@ -167,7 +176,8 @@ def run(config_path: str | None, start: str | None, end: str | None, models: str
         click.echo(f"note: inputs changed since this folder's last run ({'; '.join(allowed)}); --allow-changed: the "
                    "manifest keeps both", err=True)
     code = run_with_progress(config, market, chosen, out_dir, first, last, parallel or config.run.parallel,
-                             config_path, repeats=repeats, replay=replay)
+                             config_path, repeats=repeats, replay=replay, workers=workers or default_workers(),
+                             executor=executor, ray_address=ray_address)
     sys.exit(code)
 
 

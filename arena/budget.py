@@ -70,12 +70,18 @@ class Budget:
     """The run's caps and what its streams spend against them."""
 
     def __init__(self, config: ArenaConfig, out_dir: Path):
+        self.config = config
         self.out_dir = Path(out_dir)
         self.run = Pool("run.max_cost_usd", config.run.max_cost_usd, _spent_in(model_folders(self.out_dir)))
         self.models = {m.signature: Pool(f"models[{m.signature}].max_cost_usd", m.max_cost_usd,
                                          _spent_in(model_folders(self.out_dir, m.signature)))
                        for m in config.models}
         self.streams: dict[tuple[Path, str], StreamSpend] = {}
+
+    def reread(self) -> None:
+        """Spend as the folders now say (after other processes ran the streams)."""
+        fresh = Budget(self.config, self.out_dir)
+        self.run, self.models = fresh.run, fresh.models
 
     def stream(self, run_dir: Path, signature: str, label: str) -> StreamSpend:
         key = (Path(run_dir), signature)

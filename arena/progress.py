@@ -17,6 +17,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from rich.console import Console
 from rich.markup import escape
@@ -76,7 +77,8 @@ def _display(console: Console, streams: list[Stream]) -> tuple[AbstractContextMa
 
 def run_with_progress(config: ArenaConfig, market: Market, models: list[ModelSettings], out_dir: Path,
                       start: date, end: date, parallel: int, config_path: str | None = None, *,
-                      repeats: int | None = None, replay: Replay | None = None) -> int:
+                      repeats: int | None = None, replay: Replay | None = None, workers: int = 1,
+                      executor: Literal["local", "ray"] = "local", ray_address: str | None = None) -> int:
     """Run the replay with progress per stream; print the leaderboard and the spending; return the exit code."""
     console = Console(stderr=True)
     started = time.perf_counter()
@@ -84,7 +86,8 @@ def run_with_progress(config: ArenaConfig, market: Market, models: list[ModelSet
     budget = Budget(config, out_dir)
     with display:
         results = asyncio.run(run_replay(config, market, models, out_dir, start, end, parallel, update,
-                                         repeats=repeats, replay=replay, budget=budget))
+                                         repeats=repeats, replay=replay, budget=budget, workers=workers,
+                                         executor=executor, ray_address=ray_address))
 
     out = Console() if sys.stdout.isatty() else Console(width=130)
     sessions = sum(len(p.results) for p in results)

@@ -310,18 +310,36 @@ def fresh_start(out_dir: Path, models: list[ModelSettings]) -> Path | None:
 async def run_replay(config: ArenaConfig, market: Market, models: list[ModelSettings], out_dir: Path, start: date,
                      end: date, parallel: int, on_progress: Callable[[ModelProgress], None] | None = None,
                      backends: dict[str, ModelBackend] | None = None, *, repeats: int | None = None,
-                     replay: Replay | None = None, budget: Budget | None = None) -> list[ModelProgress]:
-    """Run every stream (a model, or each of its `repeats`) over the days; `replay` answers from cassettes."""
+                     replay: Replay | None = None, budget: Budget | None = None, workers: int = 1,
+                     executor: Literal["local", "ray"] = "local", ray_address: str | None = None) -> list[ModelProgress]:
+    """Run every stream (a model, or each of its `repeats`) over the days; `replay` answers from cassettes.
+
+    `workers` > 1 spreads the streams over that many processes, `executor="ray"` makes them Ray tasks
+    (arena.executors); the outputs are the same as in one process."""
+    from arena import executors
+
     days = trading_days(config, market, start, end)
     check_intraday(config, market, days)
     out_dir.mkdir(parents=True, exist_ok=True)
     streams = streams_for(models, out_dir, repeats)
+    budget = budget or Budget(config, out_dir)
     locks: list[FileLock] = []
     try:
         for run_dir in dict.fromkeys(s.run_dir for s in streams):
             locks += hold_run_locks(run_dir, [s.signature for s in streams if s.run_dir == run_dir])
-        return await _run_replay(config, market, streams, days, parallel, on_progress, backends, replay,
-                                 budget or Budget(config, out_dir))
+        groups = executors.stream_groups(config, streams)
+        bins = executors.spread(groups, workers)
+        if executor == "ray":
+            results = await asyncio.to_thread(executors.run_on_ray, config, groups, days, parallel, replay, out_dir,
+                                              ray_address, on_progress)
+        elif len(bins) > 1 and not backends:
+            results = await asyncio.to_thread(executors.run_in_processes, config, market, bins, days, parallel,
+                                              replay, out_dir, on_progress)
+        else:
+            return await _run_replay(config, market, streams, days, parallel, on_progress, backends, replay, budget)
+        budget.reread()  # what the workers spent, from the folders they wrote
+        order = {s.label: n for n, s in enumerate(streams)}
+        return sorted(results, key=lambda p: order[p.label])
     finally:
         for lock in locks:
             lock.release()
