@@ -336,7 +336,7 @@ def live(config_path: str | None, out: str | None, now: str | None, dry_run: boo
 
         check_output_folder(Path(out).resolve())
     # The market-day guard first, on light imports only: a weekend or holiday cron fire costs a few milliseconds.
-    verdict = gate(parse_instant(now) if now else wall_clock(), config_path, cron, MarketCalendar(disk=True))
+    verdict = gate(parse_instant(now) if now else wall_clock(), config_path, cron, MarketCalendar())
     if not verdict.go:
         click.echo(verdict.line)
         sys.exit(0)

@@ -146,10 +146,11 @@ _year_sessions = _Sessions()
 
 
 class MarketCalendar:
-    """Lookups over NYSE sessions; years are loaded on first use and cached for the process (and, with
-    `disk=True`, on disk: the live guard's calendar, which must answer without importing pandas)."""
+    """Lookups over NYSE sessions; years are loaded on first use and cached for the process and on disk (see
+    `_Sessions`: start-up skips pandas-market-calendars, and the live guard answers without importing pandas);
+    `disk=False` always asks the library."""
 
-    def __init__(self, disk: bool = False):
+    def __init__(self, disk: bool = True):
         self.disk = disk
 
     def _year(self, year: int, upto: int | None = None) -> tuple[TradingSession, ...]:

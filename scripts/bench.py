@@ -3,6 +3,9 @@
     python scripts/bench.py            # full run, about 100 s on 2 cores (88 s of it is simulated model latency)
     python scripts/bench.py --quick    # fewer calls, 5 days instead of 22: about 25 s
     python scripts/bench.py --json bench.json
+    python scripts/bench.py --scale              # then the scale benchmark (scripts/bench_scale.py): a generated
+                                                 # 10-year replay, report, start-up, --workers; about 25 min on 2 cores
+    python scripts/bench.py --only-scale --heavy-reps 1
 
 Everything runs offline on the bundled data with scripted models (a fixed plan of tool calls through the same MCP
 tools as any model); outputs go to a temporary folder that is removed at the end (--keep keeps it). No network:
@@ -340,7 +343,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=1.0, help="simulated model latency per call, s (default 1)")
     parser.add_argument("--no-tracemalloc", action="store_true", help="skip the tracemalloc pass")
     parser.add_argument("--keep", action="store_true", help="keep the temporary output folder")
+    parser.add_argument("--scale", action="store_true", help="also run the scale benchmark (scripts/bench_scale.py)")
+    parser.add_argument("--only-scale", action="store_true", help="run only the scale benchmark")
+    parser.add_argument("--years", type=int, default=10, help="scale: years of generated data (default 10)")
+    parser.add_argument("--reps", type=int, default=3, help="scale: runs of each start-up figure (default 3)")
+    parser.add_argument("--heavy-reps", type=int, default=3, help="scale: runs of each replay, report and workers "
+                        "figure (default 3)")
     args = parser.parse_args(argv)
+    if args.scale or args.only_scale:
+        import bench_scale
+
+        scale_args = ["--years", str(args.years), "--reps", str(args.reps), "--heavy-reps", str(args.heavy_reps)]
+        if args.json:
+            scale_args += ["--json", str(Path(args.json).with_suffix(".scale.json"))]
+        if args.only_scale:
+            return bench_scale.main(scale_args + (["--keep"] if args.keep else []))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in ("mcp", "httpx", "httpx2", "openai"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -357,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     print(render(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
+    if args.scale:
+        return bench_scale.main(scale_args)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from datetime import date, datetime
 
@@ -116,7 +117,10 @@ def machine_zone_far_from_new_york():
     os.environ["TZ"] = "Pacific/Kiritimati"
     time.tzset()
     _year_sessions.cache_clear()
+    cache = os.environ.get("TRADEARENA_CACHE")
+    os.environ["TRADEARENA_CACHE"] = tempfile.mkdtemp(prefix="tz-cache-")  # built from the library, not read back
     yield
+    os.environ["TRADEARENA_CACHE"] = cache or ""
     if saved is None:
         os.environ.pop("TZ", None)
     else:

@@ -120,7 +120,7 @@ def moving_clock(now: datetime | None) -> Callable[[], datetime]:
 def run_live(config_path: str | None, out: str | None, now: datetime | None, dry_run: bool,
              models: list[str] | None, *, retry_failed: bool = False, cron: bool = False) -> int:
     """The cron job. Returns the exit code: 0 when every model ran or had nothing to do, 1 if one failed."""
-    calendar = MarketCalendar(disk=True)  # the guard's calendar answers from disk, without pandas
+    calendar = MarketCalendar()  # the guard's calendar answers from disk, without pandas
     moving = moving_clock(now)
     clock = moving()
     verdict = guard.gate(clock, config_path, cron, calendar)
