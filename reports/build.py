@@ -355,9 +355,11 @@ def choose_window(runs: list[ModelRun], trading_days: list[date], start: date | 
 def model_entry(run: ModelRun, curve: Curve, window: list[date], base_day: date, marker: Marker,
                 conventions: Conventions) -> Entry:
     first, last = window[0], window[-1]
-    reasons = trade_reasons(run.folder) if run.source == "tradearena" else {}
+    listed = ledger_trades(run, marker)
+    # the session logs are read only when a trade's reason is not in the ledger (baselines write theirs there)
+    reasons = trade_reasons(run.folder) if run.source == "tradearena" and any(not t.reason for t in listed) else {}
     all_trades = [t if t.reason or t.ledger_id not in reasons else _with_reason(t, reasons[t.ledger_id])
-                  for t in ledger_trades(run, marker)]
+                  for t in listed]
     trades = [t for t in all_trades if first <= t.day <= last]
     part = curve.window(base_day, last)
     sessions = [s for s in run.sessions if first.isoformat() <= str(s.get("date", ""))[:10] <= last.isoformat()]
