@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,7 +73,12 @@ def load_market_data_for(config: ArenaConfig, calendar: MarketCalendar | None = 
 
 def load_market(config: ArenaConfig, start: date | None = None, end: date | None = None) -> Market:
     calendar = MarketCalendar()
-    return Market(load_market_data_for(config, calendar, start, end), calendar, build_news(config))
+    market = Market(load_market_data_for(config, calendar, start, end), calendar, build_news(config))
+    # The bars live as long as the process: out of the garbage collector's sight, a full collection no longer walks
+    # a quarter of a million of them mid-session (100+ ms pauses on ten years of data), and forked workers do not
+    # copy their pages by touching their GC headers.
+    gc.freeze()
+    return market
 
 
 def session_context(config: ArenaConfig, model: ModelSettings, instant: datetime, out_dir: Path,
