@@ -3,8 +3,13 @@
 `<out>/<signature>/cassettes/<date>.jsonl` holds one line per model call of that day: the request body (model id,
 parameters, messages, tools; never a header, every configured secret redacted), the response body as the provider
 sent it, or the error the call failed with after its retries, the usage and what the call cost. A line is keyed by
-the sha256 of the request and the sample index (the repeat number, 0 outside `--repeats`), so the same request
+the sha256 of the whole request and the sample index (the repeat number, 0 outside `--repeats`), so the same request
 finds the same answer wherever it sits in the file.
+
+Every call resends the conversation so far, so a line stores its request compactly (a session's cassette grows
+linearly, not with the square of its steps): `messages` holds only the messages after `messages_from` (the first
+`messages_from` are the previous line's of the same session), and the tool schemas appear once per file, on the
+first line with their `tools_sha256`. `full_requests(path)` rebuilds every request exactly as it was sent.
 
 Replaying (`run --replay-from DIR`), each request is looked up in DIR's cassette of the same model and day:
 - found: the recorded answer comes back without touching the network, and the line is copied into this run's own
@@ -103,6 +108,8 @@ class Tape:
         self.missed: str | None = None  # the strict miss that stopped this stream
         self.replayed = 0  # calls answered from the source this run
         self.called = 0  # calls sent to the provider this run
+        self._sent: list[Any] = []  # the messages of this session's last request (what the next one extends)
+        self._tools: set[str] = set()  # tool schemas already written in today's cassette, by sha256
         self.pending: Take | None = None  # the call in flight to the provider (what a session timeout cuts off)
         self._answered: dict[str, int] = {}
         self._recorded: dict[str, list[dict]] = {}
@@ -119,27 +126,32 @@ class Tape:
             self.day = day
             own = _read_lines(self.folder / f"{day}.jsonl")
             self._answered = {}
+            self._tools = set()
             for entry in own:  # what this run folder already asked that day (an earlier attempt, a resumed replay)
                 self._answered[entry["key"]] = self._answered.get(entry["key"], 0) + 1
+                request = entry.get("request")
+                if isinstance(request, dict) and "tools" in request:
+                    self._tools.add(str(request.get("tools_sha256")))
             self._recorded = {}
             if self.source is not None:
                 for entry in _read_lines(self.source / f"{day}.jsonl"):
                     self._recorded.setdefault(entry["key"], []).append(entry)
         self.session_id = session_id
         self.step = 0
+        self._sent = []
 
     def take(self, request: dict[str, Any]) -> Take:
         """The call's key and, when replaying, its recorded answer; a strict miss raises CassetteMiss."""
         self.step += 1
         text = self.redact(canonical(request))
-        take = Take(request_key(text, self.sample), json.loads(text), self.step)
+        take = Take(request_key(text, self.sample), self._compact(json.loads(text)), self.step)
         found = self._recorded.get(take.key)
         self.pending = None
         if found:
             take.recorded = found[min(self._answered.get(take.key, 0), len(found) - 1)]
             self.replayed += 1
             self._write({**take.recorded, "session_id": self.session_id, "step": self.step, "replayed": True,
-                         "spent_usd": 0.0}, take.key)
+                         "spent_usd": 0.0, "request": take.request}, take.key)
         elif self.source is not None and self.strict:
             self.missed = (f"no recorded answer for session {self.session_id} step {self.step} in "
                            f"{self.source / (self.day + '.jsonl')} (strict replay, nothing was sent); rerun with "
@@ -148,6 +160,23 @@ class Tape:
         else:
             self.pending = take
         return take
+
+    def _compact(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The request as a line stores it: the messages after those of the session's previous request, the tool
+        schemas once per file (see the module's doc)."""
+        out = dict(request)
+        messages = out.pop("messages", [])
+        shared = len(self._sent) if messages[:len(self._sent)] == self._sent else 0
+        out["messages_from"], out["messages"] = shared, messages[shared:]
+        self._sent = messages
+        tools = out.pop("tools", None)
+        if tools is not None:
+            digest = hashlib.sha256(canonical(tools).encode()).hexdigest()
+            out["tools_sha256"] = digest
+            if digest not in self._tools:
+                self._tools.add(digest)
+                out["tools"] = tools
+        return out
 
     def record(self, take: Take, *, response: dict[str, Any] | None = None, error: str | None = None,
                retries: int = 0, failures: list[str] | None = None, usage: Usage | None = None) -> None:
@@ -198,6 +227,26 @@ class Tape:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+
+
+def full_requests(path: Path) -> list[dict[str, Any]]:
+    """Every request of a cassette as it was sent (redacted), in order: each line's messages after those of its
+    session's previous line, its tools from the line that first gave them."""
+    tools: dict[str, Any] = {}
+    sent: dict[str, list[Any]] = {}
+    out = []
+    for entry in _read_lines(Path(path)):
+        request = dict(entry["request"])
+        shared = int(request.pop("messages_from", 0))
+        messages = sent.get(str(entry.get("session_id")), [])[:shared] + list(request.pop("messages", []))
+        sent[str(entry.get("session_id"))] = messages
+        digest = request.pop("tools_sha256", None)
+        if "tools" in request:
+            tools[str(digest)] = request["tools"]
+        elif digest is not None:
+            request["tools"] = tools.get(str(digest))
+        out.append({**request, "messages": messages})
+    return out
 
 
 def read_spend(model_dir: Path) -> dict[str, float]:

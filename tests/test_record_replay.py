@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from arena.cassettes import full_requests
 from arena.config import load_config
 from arena.run_loop import Replay, run_replay
 from main import cli
@@ -66,6 +67,10 @@ def test_a_recorded_run_replays_offline_to_the_same_ledger_and_sessions_with_zer
     assert sent == 9  # three sessions of three calls; the server is stopped now
     cassette = text(recorded / "trader" / "cassettes" / "2025-10-02.jsonl")
     assert len(cassette.splitlines()) == 3 and SECRET not in cassette and "authorization" not in cassette.lower()
+    lines = [json.loads(line)["request"] for line in cassette.splitlines()]
+    assert [(r["messages_from"], "tools" in r) for r in lines] == [(0, True), (2, False), (4, False)]  # compact
+    as_sent = json.loads(json.dumps(fake.requests[3:6]).replace(SECRET, "***"))  # the key redacted, nothing else
+    assert full_requests(recorded / "trader" / "cassettes" / "2025-10-02.jsonl") == as_sent
 
     monkeypatch.delenv("FAKE_LLM_KEY")  # a strict replay needs no key: it sends nothing
     config = load_config(tmp_path / "config.json")
