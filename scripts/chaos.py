@@ -10,8 +10,9 @@ stateful Alpaca server with fault injection), driving the real `tradearena` comm
 1. Reference: a multi-model replay (two LLMs through the fake OpenAI server, the three built-in baselines) and live
    sessions on several triggers (an LLM on the `alpaca` broker against a fake Alpaca account, an LLM and a baseline
    on the `paper` broker), each run once, without faults or kills.
-2. Chaos: the same runs again from scratch while it SIGKILLs the processes at random points (after they start
-   writing, `--kills` in all, seeded by `--seed`) and reruns each command until it is done. The fake OpenAI server
+2. Chaos: the same runs again from scratch while it kills the processes at random points (after they start
+   writing, `--kills` in all, seeded by `--seed`; a quarter of them as Ctrl-C, SIGINT, the rest SIGKILL) and reruns
+   each command until it is done. The fake OpenAI server
    answers some requests with an HTML 200 body, `[]`, `{"error": ...}`, a 500, a 429 or a dropped connection; the
    fake Alpaca answers some requests with a 5xx after creating the order, a body alpaca-py cannot parse, a poll
    slower than the client's timeout, "client_order_id must be unique" for an order it created, a 503 on the account
@@ -34,6 +35,7 @@ import json
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -60,6 +62,7 @@ TRADES = ("buy", "sell")
 LLM_KEY_ENV = "CHAOS_LLM_API_KEY"
 REPLAY_LLMS = {"llm-repeat-ids": "repeat", "llm-no-ids": "missing"}  # signature -> how it sends tool-call ids
 LIVE_ALPACA, LIVE_PAPER, LIVE_BASELINE = "llm-alpaca", "llm-paper", "baseline-paper"
+CTRL_C_SHARE = 0.25  # of the kills, a SIGINT (the session ends `interrupted` and is resumed), the rest SIGKILL
 LIVE_TRIGGERS = ["2025-11-24T10:00-05:00", "2025-11-25T10:00-05:00", "2025-11-26T10:00-05:00"]
 PROVIDER_FAULTS: dict[str, dict] = {
     "html_200": {"raw": "<html><body><h1>502 Bad Gateway</h1></body></html>"},
@@ -220,13 +223,15 @@ class Stage:
     rng: random.Random | None = None  # kill points; None: no kills
     kills_left: int = 0
     kills: int = 0
+    ctrl_c: int = 0  # how many of the kills were SIGINT (Ctrl-C) rather than SIGKILL
     runs: int = 0
+    history: list[dict] = field(default_factory=list)  # every run: what stopped it, its exit code
     unfinished: list[str] = field(default_factory=list)  # commands that never exited 0
     timings: dict[str, float] = field(default_factory=dict)
 
     def run(self, label: str, command: list[str], out: Path, expected_sessions: int, window: float,
             kills_here: int) -> None:
-        """Run `command` until it exits 0, SIGKILLing it up to `kills_here` times at random points of its work.
+        """Run `command` until it exits 0, killing it up to `kills_here` times at random points of its work.
 
         `window` is how long the reference run of this command wrote session output; a kill comes at a uniform
         point of what is left of it, counted from the moment the process starts writing."""
@@ -236,17 +241,20 @@ class Stage:
         first = session_lines(out) if out.exists() else 0
         while True:
             self.runs += 1
-            kill_after = None
+            kill_after, how = None, signal.SIGKILL
             if self.rng is not None and kills_here > 0 and self.kills_left > 0:
+                how = signal.SIGINT if self.rng.random() < CTRL_C_SHARE else signal.SIGKILL
                 done = session_lines(out) if out.exists() else 0
                 remaining = max(0.1, (expected_sessions - done) / max(1, expected_sessions - first))
                 kill_after = self.rng.uniform(0.0, max(0.05, window * remaining))
             base = logs / f"{self.runs:03d}-{label}"
             with open(f"{base}.out", "w") as stdout, open(f"{base}.err", "w") as stderr:
                 proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=stdout, stderr=stderr)
-                killed, writing = watch(proc, out, kill_after)
+                killed, writing = watch(proc, out, kill_after, how)
                 rc = proc.wait(timeout=900)
+            self.history.append({"run": base.name, "stopped_by": how.name if killed else None, "exit": rc})
             if killed:
+                self.ctrl_c += how == signal.SIGINT
                 self.kills += 1
                 self.kills_left -= 1
                 kills_here -= 1
@@ -267,9 +275,11 @@ def session_output(out: Path) -> int:
     return sum(tree_size(d) for d in out.iterdir() if d.is_dir())
 
 
-def watch(proc: subprocess.Popen, out: Path, kill_after: float | None) -> tuple[bool, float]:
-    """Follow the process's session output; SIGKILL it `kill_after` seconds after it starts writing (None: never).
-    Returns whether it was killed and how long it wrote (first to last change seen)."""
+def watch(proc: subprocess.Popen, out: Path, kill_after: float | None,
+          how: signal.Signals = signal.SIGKILL) -> tuple[bool, float]:
+    """Follow the process's session output; stop it with `how` `kill_after` seconds after it starts writing (None:
+    never). SIGKILL: no handler, no cleanup, the way a crash or an OOM kill ends a process; SIGINT: Ctrl-C (a process
+    that has not exited a minute later is SIGKILLed). Returns whether it was stopped and how long it wrote."""
     size = session_output(out)
     began = last = None
     while proc.poll() is None:
@@ -279,8 +289,12 @@ def watch(proc: subprocess.Popen, out: Path, kill_after: float | None) -> tuple[
             size, last = grown, now
             began = began if began is not None else now
         if kill_after is not None and began is not None and now - began >= kill_after:
-            proc.kill()  # SIGKILL: no handler, no cleanup, the way a crash or an OOM kill ends a process
-            proc.wait()
+            proc.send_signal(how)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
             return True, now - began
         time.sleep(0.005 if kill_after is not None else 0.02)
     return False, (last - began) if began is not None and last is not None else 0.0
@@ -346,6 +360,7 @@ def _trading_days(start: str, end: str) -> list:
 class Figures:
     kills: int = 0
     kills_requested: int = 0
+    ctrl_c: int = 0
     sessions: int = 0
     reference_sessions: int = 0
     failed_sessions: int = 0
@@ -369,6 +384,7 @@ class Figures:
     def line(self) -> str:
         verdict = "OK" if not self.defects else f"FAILED ({self.defects} defect(s))"
         kills = f"{self.kills}" + (f" of {self.kills_requested}" if self.kills < self.kills_requested else "")
+        kills += f" ({self.ctrl_c} as Ctrl-C)" if self.ctrl_c else ""
         return (f"chaos: kills {kills}, sessions {self.sessions}/{self.reference_sessions}, failed sessions "
                 f"{self.failed_sessions}, duplicate trades {self.duplicate}, missing trades {self.missing}, misbooked "
                 f"trades {self.misbooked}, ledger-vs-broker mismatches {self.broker_mismatches}, secret hits "
@@ -541,7 +557,7 @@ def secret_hits(folder: Path, secrets: list[str], figures: Figures) -> None:
 
 def audit(work: Path) -> Figures:
     drill = json.loads((work / "drill.json").read_text(encoding="utf-8"))
-    figures = Figures(kills=drill["kills"], kills_requested=drill["args"]["kills"], unfinished_runs=len(drill["unfinished"]),
+    figures = Figures(kills=drill["kills"], kills_requested=drill["args"]["kills"], ctrl_c=drill.get("ctrl_c", 0), unfinished_runs=len(drill["unfinished"]),
                       provider_faults=drill["provider_faults"], broker_faults=drill["broker_faults"])
     figures.findings += [f"run never finished: {u}" for u in drill["unfinished"]]
     ref, chaos = work / "reference", work / "chaos"
@@ -594,11 +610,11 @@ def drill(args: argparse.Namespace, work: Path) -> Figures:
         chaos = Stage("chaos", work / "chaos", env, rng=random.Random(args.seed), kills_left=args.kills)
         broker = run_stage(chaos, args, policy, llm.base_url, args.seed, reference.timings,
                            random.Random(args.seed + 1))
-    record = {"seed": args.seed, "kills": chaos.kills, "runs": chaos.runs,
+    record = {"seed": args.seed, "kills": chaos.kills, "ctrl_c": chaos.ctrl_c, "runs": chaos.runs,
               "unfinished": reference.unfinished + chaos.unfinished,
               "provider_faults": sum(policy.injected.values()), "provider_fault_kinds": dict(policy.injected),
               "broker_faults": sum(broker["faults_hit"].values()), "broker_fault_kinds": dict(broker["faults_hit"]),
-              "reference_timings": reference.timings, "args": {k: v for k, v in vars(args).items() if k != "audit"}}
+              "reference_timings": reference.timings, "runs_history": chaos.history, "args": {k: v for k, v in vars(args).items() if k != "audit"}}
     (work / "drill.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
     return audit(work)
 
@@ -606,7 +622,8 @@ def drill(args: argparse.Namespace, work: Path) -> Figures:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Kill, garble and fault TradeArena; check no trade is repeated, "
                                      "lost or misbooked and no secret leaks. One line of figures; exit 1 on any defect.")
-    parser.add_argument("--kills", type=int, default=20, help="SIGKILLs to deliver (default 20)")
+    parser.add_argument("--kills", type=int, default=20,
+                        help="kills to deliver, a quarter as Ctrl-C (SIGINT), the rest SIGKILL (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="seed for kill points and faults (default 0)")
     parser.add_argument("--start", default="2025-10-01", help="first replay day (default 2025-10-01)")
     parser.add_argument("--end", default="2025-10-14", help="last replay day (default 2025-10-14)")
