@@ -11,7 +11,7 @@ stateful Alpaca server with fault injection), driving the real `tradearena` comm
    sessions on several triggers (an LLM on the `alpaca` broker against a fake Alpaca account, an LLM and a baseline
    on the `paper` broker), each run once, without faults or kills.
 2. Chaos: the same runs again from scratch while it kills the processes at random points (after they start
-   writing, `--kills` in all, seeded by `--seed`; a quarter of them as Ctrl-C, SIGINT, the rest SIGKILL) and reruns
+   writing, `--kills` in all, seeded by `--seed`; every fourth as Ctrl-C, SIGINT, the rest SIGKILL) and reruns
    each command until it is done. The fake OpenAI server
    answers some requests with an HTML 200 body, `[]`, `{"error": ...}`, a 500, a 429 or a dropped connection; the
    fake Alpaca answers some requests with a 5xx after creating the order, a body alpaca-py cannot parse, a poll
@@ -62,7 +62,7 @@ TRADES = ("buy", "sell")
 LLM_KEY_ENV = "CHAOS_LLM_API_KEY"
 REPLAY_LLMS = {"llm-repeat-ids": "repeat", "llm-no-ids": "missing"}  # signature -> how it sends tool-call ids
 LIVE_ALPACA, LIVE_PAPER, LIVE_BASELINE = "llm-alpaca", "llm-paper", "baseline-paper"
-CTRL_C_SHARE = 0.25  # of the kills, a SIGINT (the session ends `interrupted` and is resumed), the rest SIGKILL
+CTRL_C_EVERY = 4  # the 2nd, 6th, 10th... kill is a SIGINT (sessions end `interrupted` and are resumed), the rest SIGKILL
 LIVE_TRIGGERS = ["2025-11-24T10:00-05:00", "2025-11-25T10:00-05:00", "2025-11-26T10:00-05:00"]
 PROVIDER_FAULTS: dict[str, dict] = {
     "html_200": {"raw": "<html><body><h1>502 Bad Gateway</h1></body></html>"},
@@ -243,7 +243,7 @@ class Stage:
             self.runs += 1
             kill_after, how = None, signal.SIGKILL
             if self.rng is not None and kills_here > 0 and self.kills_left > 0:
-                how = signal.SIGINT if self.rng.random() < CTRL_C_SHARE else signal.SIGKILL
+                how = signal.SIGINT if self.kills % CTRL_C_EVERY == 1 else signal.SIGKILL
                 done = session_lines(out) if out.exists() else 0
                 remaining = max(0.1, (expected_sessions - done) / max(1, expected_sessions - first))
                 kill_after = self.rng.uniform(0.0, max(0.05, window * remaining))
@@ -623,7 +623,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Kill, garble and fault TradeArena; check no trade is repeated, "
                                      "lost or misbooked and no secret leaks. One line of figures; exit 1 on any defect.")
     parser.add_argument("--kills", type=int, default=20,
-                        help="kills to deliver, a quarter as Ctrl-C (SIGINT), the rest SIGKILL (default 20)")
+                        help="kills to deliver, every fourth as Ctrl-C (SIGINT), the rest SIGKILL (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="seed for kill points and faults (default 0)")
     parser.add_argument("--start", default="2025-10-01", help="first replay day (default 2025-10-01)")
     parser.add_argument("--end", default="2025-10-14", help="last replay day (default 2025-10-14)")
