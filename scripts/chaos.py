@@ -234,7 +234,8 @@ class Stage:
         """Run `command` until it exits 0, killing it up to `kills_here` times at random points of its work.
 
         `window` is how long the reference run of this command wrote session output; a kill comes at a uniform
-        point of what is left of it, counted from the moment the process starts writing."""
+        point of an even share of what is left of it (so each kill still finds work), counted from the moment the
+        process starts writing."""
         logs = self.folder / "process-output"
         logs.mkdir(parents=True, exist_ok=True)
         failures = 0
@@ -246,7 +247,8 @@ class Stage:
                 how = signal.SIGINT if self.kills % CTRL_C_EVERY == 1 else signal.SIGKILL
                 done = session_lines(out) if out.exists() else 0
                 remaining = max(0.1, (expected_sessions - done) / max(1, expected_sessions - first))
-                kill_after = self.rng.uniform(0.0, max(0.05, window * remaining))
+                # spread over the work left, so that every kill of this command still finds some work
+                kill_after = self.rng.uniform(0.0, max(0.05, 2 * window * remaining / (kills_here + 1)))
             base = logs / f"{self.runs:03d}-{label}"
             with open(f"{base}.out", "w") as stdout, open(f"{base}.err", "w") as stderr:
                 proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=stdout, stderr=stderr)
