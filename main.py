@@ -321,9 +321,11 @@ def probe_memory(signature: str, config_path: str | None, start: str | None, end
 @click.option("--retry-failed", is_flag=True, help="Run this trigger's session again if it failed (a finished one never reruns).")
 @click.option("--cron", is_flag=True, help="Set by the installed cron entries (one per UTC offset of New York): a fire "
                                          "an hour off the trigger is the other offset's entry and does nothing.")
+@click.option("--daemon", is_flag=True, help="Run as one long-lived scheduler: every decision time in New York time, "
+                                           "event triggers polled in between; SIGTERM stops it.")
 @friendly_errors
 def live(config_path: str | None, out: str | None, now: str | None, dry_run: bool, models: str | None,
-         retry_failed: bool, cron: bool) -> None:
+         retry_failed: bool, cron: bool, daemon: bool) -> None:
     """One live session per enabled model for this trigger (cron: weekdays 10:00 New York time)."""
     from agent_tools.market_calendar import MarketCalendar
     from arena.live.guard import gate, wall_clock
@@ -335,6 +337,13 @@ def live(config_path: str | None, out: str | None, now: str | None, dry_run: boo
         from arena.run_loop import check_output_folder
 
         check_output_folder(Path(out).resolve())
+    if daemon:
+        if dry_run or cron or retry_failed:
+            raise ConfigError("--daemon runs real sessions on its own schedule; drop --dry-run, --cron and "
+                              "--retry-failed")
+        from arena.live.daemon import run_daemon
+
+        sys.exit(run_daemon(config_path, out, parse_models(models), parse_instant(now) if now else None))
     # The market-day guard first, on light imports only: a weekend or holiday cron fire costs a few milliseconds.
     verdict = gate(parse_instant(now) if now else wall_clock(), config_path, cron, MarketCalendar())
     if not verdict.go:

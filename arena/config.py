@@ -296,6 +296,8 @@ class LiveSettings(Strict):
     retry_attempts: int = Field(4, ge=1, le=10, description="tries per Alpaca request on 429, 5xx, timeouts")
     retry_backoff_seconds: float = Field(0.5, gt=0, le=60, description="first wait between tries; doubles each time")
     out_dir: str = Field("runs/live", description="live ledgers and logs, apart from replays (--out overrides)")
+    watch_interval_seconds: float = Field(300, ge=5, le=3600, description="live --daemon: how often event "
+                                          "triggers are polled while the market is open")
 
 
 class ReportSettings(Strict):

@@ -118,12 +118,18 @@ def moving_clock(now: datetime | None) -> Callable[[], datetime]:
 
 
 def run_live(config_path: str | None, out: str | None, now: datetime | None, dry_run: bool,
-             models: list[str] | None, *, retry_failed: bool = False, cron: bool = False) -> int:
-    """The cron job. Returns the exit code: 0 when every model ran or had nothing to do, 1 if one failed."""
+             models: list[str] | None, *, retry_failed: bool = False, cron: bool = False,
+             event: Trigger | None = None) -> int:
+    """The cron job. Returns the exit code: 0 when every model ran or had nothing to do, 1 if one failed.
+
+    `event` (the daemon's watcher): run an event session at its instant instead of the scheduled trigger."""
     calendar = MarketCalendar()  # the guard's calendar answers from disk, without pandas
     moving = moving_clock(now)
     clock = moving()
     verdict = guard.gate(clock, config_path, cron, calendar)
+    if event is not None:  # an event is not a scheduled fire: only whether the market is open matters
+        reason = guard.closed_reason(clock, calendar)
+        verdict = guard.Gate(reason is None, f"{reason}; no event session" if reason else "")
     if not verdict.go:
         click.echo(verdict.line)
         return 0
@@ -140,7 +146,7 @@ def run_live(config_path: str | None, out: str | None, now: datetime | None, dry
 
     session = calendar.session_on(clock.date())
     assert session is not None  # the guard passed
-    trigger = trigger_at(session, config.run.times, clock)
+    trigger = event.instant if event is not None else trigger_at(session, config.run.times, clock)
     out_dir = Path(out).resolve() if out else config.path(config.live.out_dir)
     base_dir = out_dir / DRY_RUN_DIR if dry_run else out_dir
     base_dir.mkdir(parents=True, exist_ok=True)
@@ -150,7 +156,7 @@ def run_live(config_path: str | None, out: str | None, now: datetime | None, dry
     news = NotAfterClock(build_news(config), (lambda: clock) if now is not None else guard.wall_clock)
     market = Market(data=cast(MarketData, None), calendar=calendar, news=news)  # live reads no bundled prices
     run = LiveRun(config, trigger, clock, now is not None, out_dir, base_dir, dry_run, market, redact, moving,
-                  retry_failed, first_trigger=scheduled_for(session, config.run.times)[0])
+                  retry_failed, first_trigger=scheduled_for(session, config.run.times)[0], event=event)
 
     brokers = sorted({p.settings.broker for p in plans})
     run.say(f"live session {trigger:%Y-%m-%d %H:%M %Z} (clock {clock:%H:%M:%S %Z}{', pinned by --now' if run.pinned else ''}); "
