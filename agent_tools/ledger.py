@@ -15,6 +15,7 @@ need more (reports, the drawdown peak) watch the records go by (`watchers`) and 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -34,6 +35,8 @@ TRADE_ACTIONS = ("buy", "sell")
 # difference under "reconcile": {"cash": {"ledger", "broker"}, "holdings": {symbol: {"ledger", "broker"}}}.
 RECONCILE_ACTION = "reconcile"
 ZERO = Decimal("0")
+CHECKPOINT_VERSION = 1
+CHECKPOINT_EVERY = 1000  # records past the last checkpoint before opening a writable ledger writes a new one
 ORDER_FILL_KEYS = ("id", "this_action", "price", "fee", "requested")  # what a re-sent order's answer reads
 # Money moved into or out of the account (found by reconciliation): `amount` is dollars; every reconciliation record
 # also carries `cash_flow`, the signed value of the difference. Reports take flows out of returns.
@@ -139,6 +142,43 @@ class LedgerState:
     def average_costs(self) -> dict[str, Decimal]:
         """Average cost per share of each current holding (fees included), from every fill so far."""
         return {symbol: cost / qty for symbol, (qty, cost) in self.books.items() if qty > 0}
+
+    # -- checkpoint ------------------------------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        """Everything kept, as JSON (Decimals as exact strings); `records` first, so a reader finds it early."""
+        def pos(p: tuple[Decimal, dict[str, Decimal]] | None) -> list | None:
+            return None if p is None else [str(p[0]), {s: str(q) for s, q in p[1].items()}]
+
+        return {
+            "records": self.records, "last_id": self.last_id, "cash": str(self.cash),
+            "holdings": {s: str(q) for s, q in self.holdings.items()}, "last_date": self.last_date,
+            "last_time": self.last_time.isoformat() if self.last_time else None,
+            "first_position": pos(self.first_position), "flows_total": str(self.flows_total),
+            "books": {s: [str(q), str(c)] for s, (q, c) in self.books.items()},
+            "sessions": {sid: [t.records, t.actions, t.trades] for sid, t in self.sessions.items()},
+            "tail_session": self.tail_session, "tail_actions": self.tail_actions, "order_fills": self.order_fills,
+            "start_session": self.start_session, "start_position": pos(self.start_position),
+            "raw_positions": self._raw_positions,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict) -> LedgerState:
+        def pos(p: list | None) -> tuple[Decimal, dict[str, Decimal]] | None:
+            return None if p is None else (Decimal(p[0]), {s: Decimal(q) for s, q in p[1].items()})
+
+        return cls(
+            last_id=int(raw["last_id"]), cash=Decimal(raw["cash"]),
+            holdings={s: Decimal(q) for s, q in raw["holdings"].items()}, last_date=raw["last_date"],
+            last_time=datetime.fromisoformat(raw["last_time"]) if raw["last_time"] else None,
+            records=int(raw["records"]), first_position=pos(raw["first_position"]),
+            flows_total=Decimal(raw["flows_total"]),
+            books={s: (Decimal(q), Decimal(c)) for s, (q, c) in raw["books"].items()},
+            sessions={sid: SessionTally(*t) for sid, t in raw["sessions"].items()},
+            tail_session=raw["tail_session"], tail_actions=list(raw["tail_actions"]),
+            order_fills={k: list(v) for k, v in raw["order_fills"].items()},
+            start_session=raw["start_session"], start_position=pos(raw["start_position"]),
+            _raw_positions=dict(raw["raw_positions"]),
+        )
 
     # -- taking records --------------------------------------------------------------------------------------------
     def check(self, record: dict, where: str, last_id: int) -> Entry:
@@ -289,6 +329,7 @@ class PositionLedger:
         else:
             with self.lock:
                 self._sync()
+                self._keep_checkpoint()
 
     @classmethod
     def for_signature(cls, out_dir: Path, signature: str, universe: tuple[str, ...] = ()) -> PositionLedger:
@@ -316,13 +357,61 @@ class PositionLedger:
             handle.seek(size - 1)
             if handle.read(1) != b"\n":
                 self._torn(handle, size)
+            first = self._offset == 0
+            if first and not self.watchers:
+                self._restore(handle, size)
             handle.seek(self._offset)
             lines = _lines(handle, size - self._offset)
-            if self._offset == 0:
+            if first:
                 self._load(lines)
             else:
                 self._merge(lines)
         self._offset = size
+
+    # -- checkpoint ----------------------------------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".checkpoint")
+
+    def _restore(self, handle: Any, size: int) -> None:
+        """Start from the checkpoint when it matches the ledger: its length is not past the end and the bytes up to
+        it hash the same. Anything else (missing, unreadable, another file's, edited since) is ignored."""
+        try:
+            saved = json.loads(self.checkpoint_path.read_text(encoding="utf-8"))
+            length = saved["length"]
+            if saved.get("version") != CHECKPOINT_VERSION or not isinstance(length, int) or not 0 < length <= size:
+                return
+            handle.seek(0)
+            if _sha256(handle, length) != saved["sha256"]:
+                return
+            state = LedgerState.from_json(saved["state"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError):
+            return
+        self.state, self._offset = state, length
+
+    def _keep_checkpoint(self) -> None:
+        """Write a checkpoint when the ledger has grown CHECKPOINT_EVERY records past the last one (best effort,
+        written whole then renamed; the ledger stays the only truth and a stale checkpoint is only slower)."""
+        if self.watchers or self.state.records - self._checkpointed() < CHECKPOINT_EVERY:
+            return
+        try:
+            with self.path.open("rb") as handle:
+                digest = _sha256(handle, self._offset)
+            body = {"version": CHECKPOINT_VERSION, "length": self._offset, "sha256": digest,
+                    "state": self.state.to_json()}
+            scratch = self.checkpoint_path.with_name(f"{self.checkpoint_path.name}.{os.getpid()}.tmp")
+            scratch.write_text(json.dumps(body, separators=(",", ":")), encoding="utf-8")
+            os.replace(scratch, self.checkpoint_path)
+        except OSError:
+            pass
+
+    def _checkpointed(self) -> int:
+        try:
+            with self.checkpoint_path.open("rb") as handle:
+                head = handle.read(4096)
+            return int(json.loads(head[head.index(b'"records":') + 10:].split(b",")[0]))
+        except (OSError, ValueError):
+            return 0
 
     def _torn(self, handle: Any, size: int) -> None:
         handle.seek(self._offset)
@@ -352,9 +441,9 @@ class PositionLedger:
             watch(entry.record, self.state)
 
     def _load(self, lines: Iterator[bytes]) -> None:
-        """The first read: one streaming pass; on a bad line nothing stays loaded."""
+        """The first read (after a checkpoint, if any): one streaming pass; on a bad line nothing stays loaded."""
         try:
-            for n, raw in enumerate(lines, 1):
+            for n, raw in enumerate(lines, self.state.records + 1):
                 record, where = self._parse(raw, n)
                 self._take(self.state.check(record, where, self.state.last_id))
         except BaseException:
@@ -447,6 +536,18 @@ class PositionLedger:
         written = self.append(lambda _state: record)
         assert written is not None
         return written
+
+
+def _sha256(handle: Any, length: int) -> str:
+    """The SHA-256 of the next `length` bytes of an open file."""
+    digest, remaining = hashlib.sha256(), length
+    while remaining > 0:
+        block = handle.read(min(1 << 20, remaining))
+        if not block:
+            raise ValueError("file shorter than expected")
+        digest.update(block)
+        remaining -= len(block)
+    return digest.hexdigest()
 
 
 def _lines(handle: Any, length: int) -> Iterator[bytes]:

@@ -9,6 +9,7 @@ import tracemalloc
 from datetime import date, timedelta
 from decimal import Decimal
 
+from agent_tools import ledger as ledger_module
 from agent_tools.ledger import CASH, TRADE_ACTIONS, PositionLedger, read_ledger
 from agent_tools.portfolio import PeakTracker
 
@@ -162,3 +163,34 @@ def test_a_loaded_ledger_keeps_no_records(tmp_path):
 
     small, large = held_after_loading(100), held_after_loading(2100)
     assert large - small < 100_000  # a kept record would cost several KB each: 2,000 of them at least 4 MB
+
+
+def test_a_checkpoint_beside_the_ledger_gives_the_same_state_and_is_rebuilt_when_the_ledger_disagrees(tmp_path, monkeypatch):
+    monkeypatch.setattr(ledger_module, "CHECKPOINT_EVERY", 10)
+    path = tmp_path / "position.jsonl"
+    random_ledger(path, seed=3, sessions=30)
+    full = read_ledger(path, watchers=[lambda record, state: None]).state  # watchers: always the whole file
+
+    opened = PositionLedger(path, universe=SYMBOLS)  # writes the checkpoint
+    checkpoint = path.with_name("position.jsonl.checkpoint")
+    assert checkpoint.exists() and opened.state == full
+    random_ledger_tail = {"date": "2025-03-01", "this_action": {"action": "no_trade"}, "session_id": "late",
+                          "positions": json.loads(path.read_text().splitlines()[-1])["positions"]}
+    opened.append_record(random_ledger_tail)
+
+    resumed = PositionLedger(path, universe=SYMBOLS)  # from the checkpoint, then the line after it
+    assert resumed.state == read_ledger(path, watchers=[lambda record, state: None]).state
+    assert resumed.state.session("late").records == 1
+    saved = json.loads(checkpoint.read_text())
+    saved["state"]["flows_total"] = "12345"  # a checkpoint that matches the ledger is what a load starts from
+    checkpoint.write_text(json.dumps(saved))
+    assert PositionLedger(path, universe=SYMBOLS).state.flows_total == Decimal("12345")
+
+    # the ledger edited inside the checkpointed part (same length): the checkpoint no longer matches, nothing of it
+    # is used
+    text = path.read_bytes()
+    edited = text.replace(b'"CASH": 10000.0', b'"CASH": 90000.0', 1)
+    assert edited != text and len(edited) == len(text)
+    path.write_bytes(edited)
+    assert PositionLedger(path, universe=SYMBOLS).state == read_ledger(path, watchers=[lambda r, s: None]).state
+    assert PositionLedger(path, universe=SYMBOLS).state.first_position[0] == Decimal("90000.0")
