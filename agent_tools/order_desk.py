@@ -58,8 +58,10 @@ class OrderDesk:
         )
         order.peak_equity = max(self.peak_equity, order.equity)
 
-    def trade(self, side: str, symbol: str, amount: object, reason: str | None = None, call_id: str | None = None) -> dict:
-        """Check, fill and record one order; raise TradeRejected with the rule's message when it cannot go through."""
+    def trade(self, side: str, symbol: str, amount: object, reason: str | None = None, call_id: str | None = None,
+              tags: dict | None = None) -> dict:
+        """Check, fill and record one order; raise TradeRejected with the rule's message when it cannot go through.
+        `tags` go into the fill record as they are (an exit rule's `trigger` and `level`)."""
         if side not in TRADE_ACTIONS:
             raise ToolInputError(f"side must be buy or sell, got {side!r}")
         # The session gives every tool call a session-unique id; a client that sends none (an MCP client of
@@ -95,7 +97,7 @@ class OrderDesk:
             outcome["order"] = order
             if fill.quantity <= 0:
                 return None
-            extra = {"client_order_id": client_order_id}
+            extra = {"client_order_id": client_order_id, **(tags or {})}
             if fill.order_id and fill.order_id != client_order_id:
                 extra["order_id"] = fill.order_id
             if fill.quantity < order.quantity:

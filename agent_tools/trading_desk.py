@@ -147,8 +147,9 @@ class TradingDesk:
                 "note": "trailing_stop's price moves up with the highest price since entry"
                         if levels.trailing_stop else ""}
 
-    def trade(self, side: str, symbol: str, amount: object, reason: str | None = None, call_id: str | None = None) -> dict:
-        return self.orders.trade(side, symbol, amount, reason, call_id)
+    def trade(self, side: str, symbol: str, amount: object, reason: str | None = None, call_id: str | None = None,
+              tags: dict | None = None) -> dict:
+        return self.orders.trade(side, symbol, amount, reason, call_id, tags)
 
     def finish(self) -> dict | None:
         return record_no_trade(self.ledger, self.ctx)

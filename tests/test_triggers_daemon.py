@@ -5,10 +5,12 @@ found by the watcher runs one event session, and SIGTERM stops the real process 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from agent_tools.market_calendar import parse_instant
@@ -111,3 +113,34 @@ def test_sigterm_stops_the_daemon_process_cleanly(alpaca, tmp_path: Path):
             proc.kill()
     assert proc.returncode == 0, err
     assert rest.strip() == "live daemon stopped" and not sessions(out)
+
+
+def test_a_stop_loss_sells_through_the_fake_alpaca_without_the_model(alpaca, tmp_path: Path):
+    from arena.config import load_config
+    from arena.live.watch import LiveExits
+    from tests.fakes.fake_alpaca import ledger
+
+    config = two_times_config(tmp_path / "c.json", alpaca)
+    raw = json.loads(config.read_text())
+    raw["exits"] = {"stop_loss": 0.02}
+    config.write_text(json.dumps(raw))
+    out = tmp_path / "out"
+    clock = FakeClock("2025-11-26T09:59-05:00", "2025-11-26T11:00-05:00")
+    scheduler = daemon(config, out, clock, exits=LiveExits(load_config(config), str(out), None, pinned=True))
+    bought = alpaca.price("AAPL")
+
+    class Drop:  # AAPL falls 5% after the 10:00 session has bought it
+        def poll(self, now: datetime) -> list:
+            if now >= parse_instant("2025-11-26T10:30-05:00"):
+                alpaca.prices["AAPL"] = bought * Decimal("0.95")
+            return []
+
+    scheduler.watcher = Drop()
+    asyncio.run(scheduler.run())
+    exits = [r for r in ledger(out) if r.get("trigger")]
+    assert [(r["this_action"]["action"], r["this_action"]["symbol"], r["trigger"]) for r in exits] == [
+        ("sell", "AAPL", "stop_loss")]
+    assert exits[0]["client_order_id"] == "scripted-a@2025-11-26T11:00-05:00#exit:AAPL"
+    assert alpaca.order_by_client_id(exits[0]["client_order_id"])["side"] == "sell"
+    assert [s["trigger"] for s in sessions(out) if s.get("kind") == "exit"] == ["stop_loss"]
+    assert any("exit rule sold 1 AAPL" in line for line in scheduler.lines)

@@ -69,6 +69,7 @@ class Scheduler:
     attempts: dict[tuple, int] = field(default_factory=dict)  # triggers tried today, and how often
     done: set[tuple] = field(default_factory=set)
     watcher: EventPoller | None = None
+    exits: ExitPoller | None = None
     day: date | None = None
 
     def times(self) -> list:
@@ -95,6 +96,13 @@ class Scheduler:
         for instant in scheduled_for(session, self.times()):
             if instant <= now and (instant, None) not in self.done:
                 await self._fire((instant, None), now, None, self.models)
+        if self.exits is not None:
+            try:
+                for fill in await asyncio.to_thread(self.exits.poll, now):
+                    self.say(f"live daemon: exit rule sold {fill.get('filled')} {fill.get('symbol')} at "
+                             f"${fill.get('price')}")
+            except Exception as exc:  # a broker outage: the next poll checks again
+                self.say(f"live daemon: exit rules not checked: {type(exc).__name__}: {exc}")
         if self.watcher is not None:
             for event, signature in await asyncio.to_thread(self.watcher.poll, now):
                 if (event.instant, signature) not in self.done:
@@ -143,11 +151,15 @@ class EventPoller(Protocol):
     def poll(self, now: datetime) -> list[tuple[Trigger, str]]: ...
 
 
+class ExitPoller(Protocol):
+    def poll(self, now: datetime) -> list[dict]: ...
+
+
 def run_daemon(config_path: str | None, out: str | None, models: list[str] | None, now: datetime | None) -> int:
     """The console command: the wall clock (or one moving on from `--now`), SIGTERM and Ctrl-C stop it."""
     from arena.config import load_config
     from arena.live.command import moving_clock, run_live
-    from arena.live.watch import LiveEvents
+    from arena.live.watch import LiveEvents, LiveExits
 
     config = load_config(config_path)
     moving = moving_clock(now)
@@ -160,6 +172,7 @@ def run_daemon(config_path: str | None, out: str | None, models: list[str] | Non
                           poll=timedelta(seconds=config.live.watch_interval_seconds))
     if config.run.events:
         scheduler.watcher = LiveEvents(config, config_path, out, models, pinned=now is not None)
+    scheduler.exits = LiveExits(config, out, models, pinned=now is not None)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

@@ -6,12 +6,16 @@ run by `run_live(event=...)` exactly once (its id is `<signature>@<poll instant>
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
-from agent_tools.ledger import PositionLedger
+from agent_tools.exits import ExitBook, check_bar
+from agent_tools.ledger import PositionLedger, json_number
 from agent_tools.market_calendar import MARKET_TZ, MarketCalendar
+from agent_tools.news import NoNews
+from agent_tools.point_in_time import ViewError
 from arena.config import ArenaConfig
-from arena.desk_factory import build_news
+from arena.desk_factory import build_news, exit_defaults
 from arena.events import EventWatch
 from arena.live.accounts import live_view, plan_for
 from arena.live.trigger import scheduled_for
@@ -59,3 +63,80 @@ class LiveEvents:
                 found.append((event, model.signature))
                 break
         return found
+
+
+class LiveExits:
+    """The daemon's exit watcher: at each poll while the market is open, each position with exit levels is priced
+    live; one at or through a level is sold through the model's broker (Alpaca or paper) without asking the model,
+    booked as a sell with `trigger` and `level`, and given a `kind: exit` line in sessions.jsonl. The order id
+    `<signature>@<poll minute>#exit:<symbol>` makes a re-sent exit (a crash, a restart) return its recorded fill."""
+
+    def __init__(self, config: ArenaConfig, out: str | None, models: list[str] | None, pinned: bool = False):
+        self.config = config
+        self.out_dir = Path(out).resolve() if out else config.path(config.live.out_dir)
+        self.models = config.enabled_models(models)
+        self.pinned = pinned
+        self.calendar = MarketCalendar()
+        self.peaks: dict[tuple[str, str], Decimal] = {}
+
+    def poll(self, now: datetime) -> list[dict]:
+        session = self.calendar.session_on(now.astimezone(MARKET_TZ).date())
+        if session is None or not session.open <= now < session.close:
+            return []
+        done = []
+        for model in self.models:
+            book = ExitBook(self.out_dir / model.signature, exit_defaults(self.config, model.signature))
+            ledger_path = self.out_dir / model.signature / "position" / "position.jsonl"
+            if not (book.defaults.any or book.path.exists()) or not ledger_path.exists():
+                continue
+            ledger = PositionLedger.for_signature(self.out_dir, model.signature, tuple(self.config.universe))
+            done += self._model(model, book, ledger, session, now)
+        return done
+
+    def _model(self, model, book: ExitBook, ledger: PositionLedger, session, now: datetime) -> list[dict]:
+        state = ledger.state
+        costs = state.average_costs()
+        plan = plan_for(self.config, model)
+        instant = now.astimezone(MARKET_TZ).replace(second=0, microsecond=0)
+        view = live_view(self.config, plan, self.calendar, instant if self.pinned else None)
+        done = []
+        for symbol in sorted(state.holdings):
+            levels, cost = book.levels(symbol), costs.get(symbol)
+            if not levels.any or cost is None:
+                continue
+            try:
+                price = Decimal(str(view.quote(symbol).price))
+            except ViewError:
+                continue
+            key = (model.signature, symbol)
+            peak = self.peaks[key] = max(self.peaks.get(key, cost), price)
+            hit = check_bar(levels.prices(cost, peak), float(price), float(price), float(price))
+            if hit is not None:
+                done.append(self._sell(model, plan, ledger, view, session, instant, symbol, hit))
+        return done
+
+    def _sell(self, model, plan, ledger: PositionLedger, view, session, instant: datetime, symbol: str, hit) -> dict:
+        from agent_tools.brokers.simulated import SimulatedBroker
+        from arena.desk_factory import Market, build_desk, session_context
+        from arena.live.accounts import alpaca_broker
+        from arena.live.guard import wall_clock
+        from arena.session_log import append_session_record
+
+        ctx = session_context(self.config, model, instant, self.out_dir, mode="live", trigger=f"exit:{hit.rule}")
+        broker = alpaca_broker(plan, ctx.model_dir, warn=False) if plan.settings.broker == "alpaca" else None
+        clock = (lambda: instant) if self.pinned else wall_clock
+        market = Market(data=None, calendar=self.calendar, news=NoNews())  # type: ignore[arg-type]
+        desk = build_desk(self.config, ctx, market, view=view, broker=broker or SimulatedBroker(), ledger=ledger,
+                          clock=clock)
+        quantity = ledger.state.quantity(symbol)
+        result = desk.trade("sell", symbol, json_number(quantity), f"{hit.rule} at {hit.level}: the price crossed it",
+                            f"exit:{symbol}", tags={"trigger": hit.rule, "level": float(hit.level)})
+        sid = f"{ctx.session_id}#exit:{symbol}"
+        if sid not in {r["session_id"] for r in read_session_records(ctx.model_dir)}:
+            append_session_record(ctx.model_dir, {
+                "session_id": sid, "signature": model.signature, "date": session.day.isoformat(),
+                "trigger_time": instant.isoformat(), "mode": "live", "model": "exit rules", "baseline": False,
+                "kind": "exit", "trigger": hit.rule, "status": "finished", "trades": 1, "prompt_tokens": 0,
+                "completion_tokens": 0, "cached_tokens": 0, "cost": 0.0, "symbol": symbol,
+                "price": result.get("price"), "level": float(hit.level)})
+        return result
