@@ -8,7 +8,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -29,7 +29,10 @@ class MarketDataError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Bar:
     """One OHLCV bar. `start` is the session date's open (daily) or the bar label (hourly); `end` when it completed.
-    Slotted: ten years of a hundred symbols are a quarter of a million of them."""
+    Slotted: ten years of a hundred symbols are a quarter of a million of them.
+
+    `open_at` is when the open price existed, if later than `start`: a daily bar built from hourly bars opens at the
+    first hourly bar's start (10:00), not at 09:30. `from_hourly` marks such a bar (not an exchange daily bar)."""
 
     symbol: str
     start: datetime
@@ -39,10 +42,17 @@ class Bar:
     low: float
     close: float
     volume: float
+    open_at: datetime | None = None
+    from_hourly: bool = False
 
     @property
     def day(self) -> date:
         return self.start.date()
+
+    @property
+    def opened(self) -> datetime:
+        """The instant the open price existed."""
+        return self.open_at or self.start
 
 
 @dataclass
@@ -259,6 +269,54 @@ def load_hourly(path: Path, universe: tuple[str, ...], calendar: MarketCalendar,
     return out
 
 
+def _expected_starts(session, minutes: int) -> list[datetime]:
+    """The bar starts a complete intraday day has: every `minutes` on the clock from the first at or after the open
+    (10:00..15:00 for the bundled 60-minute bars, whose 09:30-10:00 half hour is absent) up to the close."""
+    midnight = session.open.replace(hour=0, minute=0, second=0, microsecond=0)
+    step = timedelta(minutes=minutes)
+    elapsed = session.open - midnight
+    t = midnight + step * -(-elapsed // step)
+    starts = []
+    while t < session.close:
+        starts.append(t)
+        t += step
+    return starts
+
+
+def complete_daily(daily: dict[str, SymbolBars], hourly: dict[str, SymbolBars], calendar: MarketCalendar,
+                   minutes: int) -> int:
+    """Add a daily bar, built from the intraday bars, for each day a symbol has no daily bar but a complete set of
+    intraday bars; returns how many were added. An existing daily bar is never replaced, and a day with any intraday
+    bar missing stays without a daily bar (its open, high, low or close would be a guess).
+
+    No look-ahead: the open is the first intraday bar's open and is dated at that bar's start (`open_at`, 10:00 for
+    the bundled data, not 09:30); high, low and volume cover only the intraday bars (10:00-16:00); the close is the
+    last bar's close, set at the session's close like an exchange daily bar's.
+    """
+    added = 0
+    for symbol, series in hourly.items():
+        have = daily.get(symbol)
+        have_days = set(have.days) if have is not None else set()
+        by_day: dict[date, list[Bar]] = {}
+        for bar in series.bars:
+            if bar.day not in have_days:
+                by_day.setdefault(bar.day, []).append(bar)
+        new: list[Bar] = []
+        for day, bars in by_day.items():
+            session = calendar.session_on(day)
+            if session is None or [b.start for b in bars] != _expected_starts(session, minutes):
+                continue
+            new.append(Bar(symbol, session.open, session.close, bars[0].open, max(b.high for b in bars),
+                           min(b.low for b in bars), bars[-1].close, sum(b.volume for b in bars),
+                           open_at=bars[0].start if bars[0].start > session.open else None, from_hourly=True))
+        if not new:
+            continue
+        merged = sorted([*(have.bars if have is not None else []), *new], key=lambda b: b.start)
+        daily[symbol] = SymbolBars(merged, [b.end for b in merged], [b.day for b in merged])
+        added += len(new)
+    return added
+
+
 def load_market_data(
     daily_path: Path, hourly_path: Path | None, universe: tuple[str, ...], calendar: MarketCalendar | None = None,
     extra_daily: Iterable[Path] = (), members: Universe | None = None, window: Window | None = None,
@@ -275,5 +333,6 @@ def load_market_data(
     if hourly_path and is_dataset(Path(hourly_path)):
         minutes = Dataset.open(Path(hourly_path)).bar_minutes or minutes
     hourly = load_hourly(Path(hourly_path), universe, calendar, window, minutes) if hourly_path else {}
+    complete_daily(daily, hourly, calendar, minutes)
     return MarketData(tuple(universe), daily, hourly, Path(daily_path), Path(hourly_path) if hourly_path else None,
                       members, intraday_minutes=minutes)

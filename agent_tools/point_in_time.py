@@ -1,7 +1,8 @@
 """What the market looks like at one instant: the only door through which a model sees prices.
 
 Rules (daily replay at D 10:00 ET): full bars of sessions that closed at or before the instant, the open of D
-(nothing else of D: no high, low, close or volume), nothing after. Hourly bars are visible once they have ended
+(nothing else of D: no high, low, close or volume), nothing after. A daily bar built from hourly bars (see
+`market_data.complete_daily`) has no 09:30 price: its open is shown from the first hourly bar's start (10:00). Hourly bars are visible once they have ended
 (a bar labelled 10:00 covers 10:00-11:00 and is visible from 11:00); a bar's open is the price at its start. The
 price at the instant is the one orders fill at, and the instant is also the cut-off for news. A later date or a
 symbol outside the universe (or outside its membership dates) is an error, never an empty success.
@@ -106,6 +107,7 @@ class DailyHistory:
             raise ViewError(f"days must be between 1 and {MAX_HISTORY_DAYS}, got {days}")
         rows: list[dict] = [
             {"date": b.day.isoformat(), "open": b.open, "high": b.high, "low": b.low, "close": b.close, "volume": b.volume}
+            | ({"built_from": "hourly bars"} if b.from_hourly else {})
             for b in self.recent_daily_bars(symbol, days, end_day)
         ]
         today_open = self.session_open(symbol)
@@ -190,7 +192,17 @@ class MarketView(DailyHistory):
         i = series.index_of_day(self.session.day)
         if i is None or series.bars[i].end <= self.instant:
             return None  # no bar for today, or today has closed (then the full bar is visible instead)
+        if self.instant < series.bars[i].opened:
+            return None  # a bar built from hourly bars: its open is the 10:00 price, unknown before 10:00
         return series.bars[i].open
+
+    def _session_open_at(self, symbol: str) -> datetime:
+        """When today's open price existed: 09:30 for an exchange daily bar, the first hourly bar's start for one
+        built from hourly bars."""
+        assert self.session is not None
+        series = self.data.daily[symbol]
+        i = series.index_of_day(self.session.day)
+        return series.bars[i].opened if i is not None else self.session.open
 
     def completed_hourly_bars(self, symbol: str) -> list[Bar]:
         series = self.data.hourly.get(self.check_symbol(symbol))
@@ -222,7 +234,8 @@ class MarketView(DailyHistory):
             candidates.append(Quote(clean, daily[-1].close, daily[-1].end, f"close of {daily[-1].day.isoformat()}"))
         today_open = self.session_open(clean)
         if today_open is not None and self.session is not None:
-            candidates.append(Quote(clean, today_open, self.session.open, f"open of {self.session.day.isoformat()}"))
+            candidates.append(Quote(clean, today_open, self._session_open_at(clean),
+                                    f"open of {self.session.day.isoformat()}"))
         kind = "hourly" if self.data.intraday_minutes == 60 else f"{self.data.intraday_minutes}-minute"
         hourly = self.data.hourly.get(clean)
         ended = hourly.count_ended_by(self.instant) if hourly is not None else 0
@@ -238,6 +251,11 @@ class MarketView(DailyHistory):
         rank = {id(q): r for r, q in enumerate(candidates)}
         best = max(candidates, key=lambda q: (q.as_of, q.basis.startswith("open of the"), -rank[id(q)]))
         if self.session is not None and self.session.contains(self.instant):
+            if best.as_of < self.session.open and self.data.last_day >= self.session.day:
+                raise ViewError(
+                    f"no price for {clean} at {self.instant:%H:%M %Z} on {self.session.day}: the data's first price "
+                    f"of that day comes later (its daily bar is built from hourly bars); it cannot be traded yet"
+                )
             if best.as_of < self.session.open:
                 raise ViewError(
                     f"no price for {clean} during the {self.session.day.isoformat()} session: "

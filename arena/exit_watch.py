@@ -128,8 +128,9 @@ class ReplayExits:
             checks += [(b, False) for b in bars if b.end == point]
             checks += [(b, True) for b in bars if b.start == point]
         daily = _day_bars(self.data.daily.get(symbol), session.day)
-        if daily and point == session.open:
-            checks.append((daily[0], True))  # the day's first price: the open after the night
+        if daily and point == session.open and daily[0].opened == session.open:
+            checks.append((daily[0], True))  # the day's first price: the open after the night (a bar built from
+            # hourly bars has no 09:30 price: its open is the first hourly bar's, checked at that bar's start)
         if daily and not bars and point == session.close:
             checks.append((daily[0], False))
         for bar, open_only in checks:

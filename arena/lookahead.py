@@ -134,6 +134,7 @@ def audit_prices(data: MarketData, calendar: MarketCalendar, result: AuditResult
                            f"{prev.close:g} on {prev.day} (x{ratio:.2f}): a split-sized jump, the prices look "
                            "unadjusted; use split-adjusted data (main.py data fetch adjusts as of its end date)")
         result.count("daily bars", len(series.bars))
+        result.count("of them built from hourly bars", sum(b.from_hourly for b in series.bars))
     if data.hourly:
         labels_by_day: dict[date, set[datetime]] = {}
         for series in data.hourly.values():

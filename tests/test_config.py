@@ -74,7 +74,7 @@ def test_an_enabled_model_without_its_api_key_is_refused_before_anything_runs(wr
 
 def test_a_date_range_outside_the_data_is_refused(tmp_path):
     result = run("run", "--start", "2025-10-01", "--end", "2025-12-31", "--out", str(tmp_path / "o"))
-    assert_one_line_error(result, "outside the bundled data", "2025-06-10..2025-10-30")
+    assert_one_line_error(result, "outside the bundled data", "2025-06-10..2025-11-10")
 
 
 def test_invalid_json_names_the_line(tmp_path):

@@ -159,5 +159,5 @@ def test_symbols_are_matched_case_insensitively(market):
 
 
 def test_instant_after_the_data_ends_has_no_quote_during_a_session(market):
-    with pytest.raises(ViewError, match="the bundled data ends 2025-10-30"):
-        view_at(market, "2025-11-03T10:00-05:00").quote("AAPL")
+    with pytest.raises(ViewError, match="the bundled data ends 2025-11-10"):
+        view_at(market, "2025-11-11T10:00-05:00").quote("AAPL")
