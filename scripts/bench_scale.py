@@ -6,6 +6,7 @@ in-process and over stdio; start-up of `--help`, `run` and `serve-tools`; 1/10/5
 
     python scripts/bench_scale.py --json scale.json
     python scripts/bench_scale.py --years 2 --reps 1 --heavy-reps 1     # a quick look
+    python scripts/bench_scale.py --only workers                         # only the 1/10/50 models x 60 days part
 
 Processes are measured from outside (wall time; peak RSS from wait4), so the figures are what a user sees.
 """
@@ -143,7 +144,6 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
     from agent_tools.market_calendar import MarketCalendar
 
-    say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     results: dict[str, Any] = {"years": args.years, "reps": args.reps, "heavy_reps": args.heavy_reps,
                                "cores": len(os.sched_getaffinity(0))}
     base = generate(tmp / "synth", years=args.years)
@@ -151,7 +151,18 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     first, last = date.fromisoformat(raw["run"]["start"]), date.fromisoformat(raw["run"]["end"])
     days = MarketCalendar().trading_days(first, last)
     long_cfg = write_config(base, LONG_MODELS, "long.json", parallel=1)
+    if args.only != "workers":
+        results.update(long_figures(args, tmp, long_cfg, days, last))
+    results["models_60_days_s"] = workers_figures(args, tmp, base, days, results["cores"])
+    return results
 
+
+def long_figures(args: argparse.Namespace, tmp: Path, long_cfg: Path, days: list[date], last: date) -> dict[str, Any]:
+    """Figures 1-4: the long replay, report on it, tool calls on its ledger, start-up."""
+    from agent_tools.market_calendar import MarketCalendar
+
+    say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    results: dict[str, Any] = {}
     say(f"[1/5] {args.years}-year replay, 4 models, --workers 1 ({len(days)} days) x {args.heavy_reps}")
     walls, rss, at100, at_end, ew100, ew_end = [], [], [], [], [], []
     for k in range(args.heavy_reps):
@@ -197,8 +208,13 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         serves.append(asyncio.run(serve_tools_ready(long_cfg, tmp / "startup-serve", instant)))
     results["startup_s"] = {"help": spread3(helps), "run_one_session_bundled": spread3(runs),
                             "serve_tools_ready_long_ledger": spread3(serves)}
+    return results
 
-    say(f"[5/5] 1/10/50 models x 60 days, --workers 1 and default ({results['cores']}) x {args.heavy_reps}")
+
+def workers_figures(args: argparse.Namespace, tmp: Path, base: Path, days: list[date], cores: int) -> dict[str, Any]:
+    """Figure 5: 1/10/50 scripted models over the last 60 days, `--workers 1` against the default (every core)."""
+    say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    say(f"[5/5] 1/10/50 models x 60 days, --workers 1 and default ({cores}) x {args.heavy_reps}")
     window = days[-61:-1]
     workers: dict[str, Any] = {}
     for n in (1, 10, 50):
@@ -212,16 +228,25 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 walls.append(peak_rss(main_py("run", "--config", str(cfg), "--out", str(out), *extra))[0])
             workers.setdefault(str(n), {})[label] = spread3(walls, 2)
         workers[str(n)]["speedup"] = round(workers[str(n)]["workers_1"]["median"] / workers[str(n)]["default"]["median"], 2)
-    results["models_60_days_s"] = workers
-    return results
+    return workers
 
 
 def render(r: dict[str, Any]) -> str:
     def m(x: dict[str, float], unit: str = "") -> str:
         return f"{x['median']:g}{unit} ({x['min']:g}-{x['max']:g})"
 
+    lines = [f"scale: {r['years']}-year synthetic data, median (min-max) of {r['heavy_reps']}; {r['cores']} cores"]
+    if "long_replay" in r:
+        lines = long_lines(r, m)
+    for n, row in r["models_60_days_s"].items():
+        lines.append(f"  {n} model(s) x 60 days: --workers 1 {m(row['workers_1'], ' s')}, default "
+                     f"{m(row['default'], ' s')}: x{row['speedup']}")
+    return "\n".join(lines)
+
+
+def long_lines(r: dict[str, Any], m: Any) -> list[str]:
     lr, rep, st, tl = r["long_replay"], r["report"], r["startup_s"], r["tools_on_long_ledger"]
-    lines = [f"scale: {r['years']}-year synthetic replay, median (min-max) of {r['heavy_reps']} (replays) / "
+    return [f"scale: {r['years']}-year synthetic replay, median (min-max) of {r['heavy_reps']} (replays) / "
              f"{r['reps']} (start-up); {r['cores']} cores",
              f"  replay 4 models x {lr['days']} days, --workers 1: {m(lr['wall_s'], ' s')}, peak RSS {m(lr['peak_rss_mb'], ' MB')}"
              f" (equal-weight ledger: {lr['equal_weight_ledger_records']} records)",
@@ -234,10 +259,6 @@ def render(r: dict[str, Any]) -> str:
              + ", ".join(f"{t} {k} {v['p50']:g}/{v['p99']:g}" for t in ("in_process", "stdio") for k, v in tl[t].items()),
              f"  start-up: --help {m(st['help'], ' s')}; run (1 session) {m(st['run_one_session_bundled'], ' s')}; "
              f"serve-tools ready {m(st['serve_tools_ready_long_ledger'], ' s')}"]
-    for n, row in r["models_60_days_s"].items():
-        lines.append(f"  {n} model(s) x 60 days: --workers 1 {m(row['workers_1'], ' s')}, default "
-                     f"{m(row['default'], ' s')}: x{row['speedup']}")
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=100, help="buy and get_portfolio calls on the long ledger")
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--only", choices=["workers"], help="run only this part (workers: 1/10/50 models x 60 days)")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="tradearena-scale-"))
     try:
