@@ -9,7 +9,9 @@ percentile is the share of random traders the model beat (ties count half).
 
 from __future__ import annotations
 
+import _random
 import bisect
+import random
 import zlib
 from dataclasses import dataclass
 from datetime import date
@@ -49,6 +51,7 @@ class PriceGrid:
     def __init__(self, universe: list[str], days: list[date], marker: Marker):
         self.universe = list(universe)
         self.days = days
+        self.ordinals = [d.toordinal() for d in days]
         self.opens = [{s: marker.session_price(s, d) for s in self.universe} for d in days]  # the price a session trades at
         self.closes = [{s: _quiet_close(marker, s, d) for s in self.universe} for d in days]
         self.tradable = [[s for s in self.universe if opens.get(s)] for opens in self.opens]
@@ -81,8 +84,18 @@ def simulate(policy: RandomPolicy, grid: PriceGrid, initial: float, costs: Costs
     """One random trader over the grid's days; its cumulative return at the last close."""
     cash = initial
     held: dict[str, float] = {}
-    for opens, closes, day, tradable in zip(grid.opens, grid.closes, grid.days, grid.tradable, strict=True):
-        buys, swaps = policy.plan(day, sorted(held), tradable)
+    # One generator reseeded each session to the state `policy.plan` builds a new one in: the same draws. For an int
+    # seed `random.Random.seed` only checks the type and calls the C seeding, so that is called directly.
+    rng = random.Random()
+    reseed = _random.Random.seed
+    decide = policy.decide
+    base = policy.day_seed(date.fromordinal(1)) - 1
+    never_swaps = policy.swap_probability <= 0.0  # every draw >= 0: once invested, a session changes nothing
+    for opens, closes, ordinal, tradable in zip(grid.opens, grid.closes, grid.ordinals, grid.tradable, strict=True):
+        if held and never_swaps:
+            continue
+        reseed(rng, base + ordinal)
+        buys, swaps = decide(rng, sorted(held), tradable)
         if buys:
             equity = cash + sum(q * closes[s] for s, q in held.items())
             each = equity * policy.exposure / len(buys)

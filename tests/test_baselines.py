@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date, time
+from datetime import date, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -135,3 +135,46 @@ def test_the_report_null_replays_the_random_baseline_from_prices_alone(write_con
     final = last["CASH"] + sum(q * market.data.daily[s].bars[market.data.daily[s].index_of_day(END)].close
                                for s, q in last.items() if s != "CASH" and q)
     assert simulated == pytest.approx(final / 10_000 - 1, abs=1e-5)
+
+
+def test_a_reseeded_generator_makes_the_random_traders_draws_of_a_new_one():
+    """The report's null reseeds one generator per session (`decide`); a trader built with `plan` decides the same."""
+    import _random
+    import random as stdlib_random
+
+    from arena.models.random_trader import RandomPolicy
+
+    universe = [f"S{i:03d}" for i in range(60)]
+    rng = stdlib_random.Random()
+    for seed, turnover in ((0, 0.0), (11, 0.4), (2025 * 1_000_033 + 7, 1.5)):
+        policy = RandomPolicy(seed=seed, holdings=5, turnover=turnover)
+        held: list[str] = []
+        decisions = 0
+        for day in (date(2020, 1, 2) + timedelta(days=k) for k in range(40)):
+            planned = policy.plan(day, held, universe)
+            rng.seed(policy.day_seed(day))
+            assert policy.decide(rng, sorted(held), universe) == planned
+            _random.Random.seed(rng, policy.day_seed(day))  # the C seeding the null calls directly
+            assert policy.decide(rng, sorted(held), universe) == planned
+            buys, swaps = planned
+            held = sorted(set(held) - {old for old, _ in swaps} | {new for _, new in swaps} | set(buys))
+            decisions += len(buys) + len(swaps)
+        assert decisions >= 5
+
+
+def test_the_null_skips_sessions_of_a_trader_that_never_swaps_without_changing_its_return(write_config, market):
+    """Turnover 0 (a buy-and-hold model's match) takes the shortcut; a swap chance too small to draw does not."""
+    from agent_tools.fills import build_fee_model, build_fill_model
+    from arena.models.random_trader import RandomPolicy
+    from reports.equity import Marker
+    from reports.notes import Notes
+    from reports.random_null import Costs, PriceGrid, simulate
+
+    config = load_config(write_config(models=[RANDOM]))
+    grid = PriceGrid(list(config.universe), market.calendar.trading_days(START, END), Marker(market.data, Notes()))
+    ex = config.execution
+    costs = Costs(build_fill_model(ex.slippage_bps), build_fee_model(ex.fee_model, ex.per_share, ex.fee_minimum))
+    for seed in (3, 4, 5):
+        still = simulate(RandomPolicy(seed=seed, turnover=0.0), grid, 10_000.0, costs)
+        assert still != 0.0
+        assert still == simulate(RandomPolicy(seed=seed, turnover=1e-15), grid, 10_000.0, costs)

@@ -39,8 +39,16 @@ class RandomPolicy:
 
     def plan(self, day: date, held: list[str], universe: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
         """(symbols to buy from cash, swaps (sell, buy)) for one session; `held` and `universe` in a fixed order."""
-        rng = random.Random(self.seed * 1_000_003 + day.toordinal())
-        held = sorted(held)
+        return self.decide(random.Random(self.day_seed(day)), sorted(held), universe)
+
+    def day_seed(self, day: date) -> int:
+        """The seed of one session's draws: the policy's seed and the day, nothing else."""
+        return self.seed * 1_000_003 + day.toordinal()
+
+    def decide(self, rng: random.Random, held: list[str], universe: list[str]) -> tuple[list[str],
+                                                                                        list[tuple[str, str]]]:
+        """`plan` with its generator already seeded by `day_seed` and `held` sorted: the report's null reseeds one
+        generator per session instead of building one, and makes the same draws."""
         if not held:
             return sorted(rng.sample(universe, min(self.holdings, len(universe)))), []
         swaps: list[tuple[str, str]] = []
