@@ -12,32 +12,7 @@
 # unchanged, a different one replaces ours. Holidays, weekends and early closes: `main.py live` exits 0.
 set -euo pipefail
 
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${REPO}/.venv/bin/python"
-[[ -x "$PYTHON" ]] || PYTHON="$(command -v python3 || echo python3)"
-OUT="${REPO}/runs/live"
-CONFIG=""
-MODELS=""
-INSTALL=0
-
-usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
-die() { echo "install_cron.sh: $*" >&2; exit 2; }
-
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --install) INSTALL=1; shift ;;
-    --out) [[ $# -ge 2 ]] || die "--out needs a folder"; OUT="$2"; shift 2 ;;
-    --config) [[ $# -ge 2 ]] || die "--config needs a file"; CONFIG="$2"; shift 2 ;;
-    --models) [[ $# -ge 2 ]] || die "--models needs signatures, e.g. gpt-4o-mini,baseline-momentum"; MODELS="$2"; shift 2 ;;
-    --python) [[ $# -ge 2 ]] || die "--python needs an interpreter path"; PYTHON="$2"; shift 2 ;;
-    -h|--help) usage; exit 0 ;;
-    *) die "unknown option '$1' (see --help)" ;;
-  esac
-done
-
-absolute() { [[ "$1" = /* ]] && echo "$1" || echo "$(pwd)/$1"; }
-OUT="$(absolute "$OUT")"
-[[ -z "$CONFIG" ]] || { [[ -f "$CONFIG" ]] || die "config file '$CONFIG' not found"; CONFIG="$(absolute "$CONFIG")"; }
+source "$(dirname "${BASH_SOURCE[0]}")/schedule_options.sh"
 
 # Quote for /bin/sh (cron's shell): plain words as they are, anything else in single quotes.
 q() { if [[ "$1" =~ ^[A-Za-z0-9_./,:=@+-]+$ ]]; then printf '%s' "$1"; else printf "'%s'" "${1//\'/\'\\\'\'}"; fi; }

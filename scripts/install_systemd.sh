@@ -11,32 +11,7 @@
 # keys) in ~/.config/tradearena/live.env, which the service reads.
 set -euo pipefail
 
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${REPO}/.venv/bin/python"
-[[ -x "$PYTHON" ]] || PYTHON="$(command -v python3 || echo python3)"
-OUT="${REPO}/runs/live"
-CONFIG=""
-MODELS=""
-INSTALL=0
-
-usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
-die() { echo "install_systemd.sh: $*" >&2; exit 2; }
-
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --install) INSTALL=1; shift ;;
-    --out) [[ $# -ge 2 ]] || die "--out needs a folder"; OUT="$2"; shift 2 ;;
-    --config) [[ $# -ge 2 ]] || die "--config needs a file"; CONFIG="$2"; shift 2 ;;
-    --models) [[ $# -ge 2 ]] || die "--models needs signatures, e.g. gpt-4o-mini,baseline-momentum"; MODELS="$2"; shift 2 ;;
-    --python) [[ $# -ge 2 ]] || die "--python needs an interpreter path"; PYTHON="$2"; shift 2 ;;
-    -h|--help) usage; exit 0 ;;
-    *) die "unknown option '$1' (see --help)" ;;
-  esac
-done
-
-absolute() { [[ "$1" = /* ]] && echo "$1" || echo "$(pwd)/$1"; }
-OUT="$(absolute "$OUT")"
-[[ -z "$CONFIG" ]] || { [[ -f "$CONFIG" ]] || die "config file '$CONFIG' not found"; CONFIG="$(absolute "$CONFIG")"; }
+source "$(dirname "${BASH_SOURCE[0]}")/schedule_options.sh"
 
 # systemd's command-line quoting: plain words as they are, anything else in double quotes; % is a specifier (%%).
 q() {
