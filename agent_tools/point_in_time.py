@@ -17,9 +17,8 @@ from typing import Protocol
 
 from agent_tools.market_calendar import MarketCalendar, TradingSession, require_aware
 from agent_tools.market_data import Bar, MarketData
+from agent_tools.tool_bounds import MAX_HISTORY_DAYS as MAX_HISTORY_DAYS
 from agent_tools.universe import Universe
-
-MAX_HISTORY_DAYS = 60
 
 
 class ViewError(ValueError):

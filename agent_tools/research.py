@@ -10,9 +10,8 @@ from agent_tools.context import SessionContext
 from agent_tools.errors import ToolInputError
 from agent_tools.market_calendar import MARKET_TZ
 from agent_tools.news import NewsError, NewsSource
-from agent_tools.point_in_time import MAX_HISTORY_DAYS, PriceView, Quote, ViewError
-
-MAX_PRICE_SYMBOLS = 30
+from agent_tools.point_in_time import PriceView, Quote, ViewError
+from agent_tools.tool_bounds import MAX_HISTORY_DAYS, MAX_PRICE_SYMBOLS
 
 
 @dataclass

@@ -1,27 +1,72 @@
 """The MCP tool server (official `mcp` SDK, 2.x `MCPServer`) over one TradingDesk.
 
 The session context is bound when the server is built: no tool argument moves the clock or switches the account.
-Served in-process (`mcp.Client(server)`, the default) or over stdio by `tradearena serve-tools`.
+Served in-process (`mcp.Client(server)`, the default) or over stdio by `tradearena serve-tools`, which builds its
+server over a `PendingDesk` so it answers the protocol while the market data loads.
+
+This module imports no market data (pandas): the desk's modules come with the desk.
 """
 
 
 import functools
 import inspect
+import threading
 from collections.abc import Callable
-from typing import Annotated, Any
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Annotated, Any
 
+import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from pydantic import BeforeValidator, Field, ValidationError
 
-from agent_tools.clean_text import clean_data
+from agent_tools.clean_text import clean_data, one_line
+from agent_tools.context import SessionContext
 from agent_tools.errors import ToolInputError
-from agent_tools.point_in_time import MAX_HISTORY_DAYS
-from agent_tools.research import MAX_PRICE_SYMBOLS
-from agent_tools.trading_desk import TradingDesk
+from agent_tools.tool_bounds import MAX_HISTORY_DAYS, MAX_PRICE_SYMBOLS
+
+if TYPE_CHECKING:
+    from agent_tools.trading_desk import TradingDesk
 
 TRADE_TOOLS = ("buy", "sell")
+
+
+class PendingDesk:
+    """A desk built in a worker thread while the server already answers `initialize` and `list_tools`.
+
+    Its context is known at once (the tools' descriptions come from it); the desk exists only once `build` has
+    returned, so no tool ever sees it half-built. Every tool call waits for it; if building failed, every call gets
+    the build's error as one line.
+    """
+
+    def __init__(self, ctx: SessionContext, build: "Callable[[], TradingDesk]"):
+        self.ctx = ctx
+        self._build = build
+        self._future: Future[TradingDesk] = Future()
+        self._thread = threading.Thread(target=self._run, name="desk-builder")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self) -> None:
+        """Wait for the build to end (a ledger's first record is never cut off by the process exiting)."""
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            desk = self._build()
+        except BaseException as exc:  # handed to every tool call as its error
+            self._future.set_exception(exc)
+        else:
+            self._future.set_result(desk)
+
+    async def wait(self) -> "TradingDesk":
+        failure = await anyio.to_thread.run_sync(self._future.exception)
+        if failure is not None:
+            raise ToolError(one_line(str(failure)) or type(failure).__name__)
+        return self._future.result()
 
 
 class ToolServer(MCPServer):
@@ -31,11 +76,15 @@ class ToolServer(MCPServer):
     the desk's audit trail.
     """
 
-    def __init__(self, *args: Any, desk: TradingDesk | None = None, **kwargs: Any):
+    def __init__(self, *args: Any, desk: "TradingDesk | None" = None, pending: PendingDesk | None = None,
+                 **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.desk = desk
+        self.pending = pending
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None) -> Any:
+        if self.desk is None and self.pending is not None:
+            self.desk = await self.pending.wait()
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
@@ -91,8 +140,15 @@ def _call_id(ctx: Context | None) -> str | None:
     return str(value) if value else None
 
 
-def build_tool_server(desk: TradingDesk) -> ToolServer:
+def build_tool_server(desk: "TradingDesk | PendingDesk") -> ToolServer:
+    """The tools over a built desk (a replay session), or over a `PendingDesk` (`serve-tools`): tool calls wait for
+    it (`ToolServer.call_tool`), so the tools below always run on the built desk."""
+    pending = desk if isinstance(desk, PendingDesk) else None
     ctx = desk.ctx
+
+    def the_desk() -> "TradingDesk":
+        assert server.desk is not None  # set before any tool runs
+        return server.desk
     unit = "shares (fractions allowed, up to 4 decimals)" if ctx.limits.fractional else "whole shares"
     tools: list[Tool] = []
 
@@ -112,7 +168,7 @@ def build_tool_server(desk: TradingDesk) -> ToolServer:
         symbols: Annotated[list[str], Field(min_length=1, max_length=MAX_PRICE_SYMBOLS,
                                             description="Tickers, e.g. [\"AAPL\", \"NVDA\"]")],
     ) -> dict[str, Any]:
-        return desk.get_price(symbols)
+        return the_desk().get_price(symbols)
 
     @tool(description=(
         "Daily bars (date, open, high, low, close, volume) up to now for one symbol, oldest first. Today's bar shows "
@@ -124,7 +180,7 @@ def build_tool_server(desk: TradingDesk) -> ToolServer:
         days: Annotated[int, Field(ge=1, le=MAX_HISTORY_DAYS, description="How many completed sessions")] = 20,
         end_date: Annotated[str | None, Field(description="Last date YYYY-MM-DD (default: today)")] = None,
     ) -> dict[str, Any]:
-        return desk.get_history(symbol, days, end_date)
+        return the_desk().get_history(symbol, days, end_date)
 
     @tool(description=(
         "Your account now: cash, holdings with price, market value, weight, average cost and unrealized P&L, "
@@ -132,7 +188,7 @@ def build_tool_server(desk: TradingDesk) -> ToolServer:
     ))
     @_business_errors
     def get_portfolio() -> dict[str, Any]:
-        return desk.get_portfolio()
+        return the_desk().get_portfolio()
 
     @tool(description=(
         "Search news known by the time of the current prices (news_up_to), newest first. Keywords must all match "
@@ -144,7 +200,7 @@ def build_tool_server(desk: TradingDesk) -> ToolServer:
         ticker: Annotated[str | None, Field(description="Only news about this ticker")] = None,
         limit: Annotated[int, Field(ge=1, le=20, description="Most items to return")] = 5,
     ) -> dict[str, Any]:
-        return desk.search_news(query, ticker, limit)
+        return the_desk().search_news(query, ticker, limit)
 
     amount_doc = f"How many {unit} to trade, a positive number"
     reason_doc = "One sentence on why (kept in the trade log)"
@@ -157,7 +213,7 @@ def build_tool_server(desk: TradingDesk) -> ToolServer:
         reason: Annotated[str | None, Field(description=reason_doc)] = None,
         ctx: Context | None = None,
     ) -> dict[str, Any]:
-        return desk.trade("buy", symbol, _as_number(amount), reason, _call_id(ctx))
+        return the_desk().trade("buy", symbol, _as_number(amount), reason, _call_id(ctx))
 
     @tool(description=f"Sell {unit} of a symbol you hold at the current price minus slippage and fees.")
     @_business_errors
@@ -167,7 +223,7 @@ def build_tool_server(desk: TradingDesk) -> ToolServer:
         reason: Annotated[str | None, Field(description=reason_doc)] = None,
         ctx: Context | None = None,
     ) -> dict[str, Any]:
-        return desk.trade("sell", symbol, _as_number(amount), reason, _call_id(ctx))
+        return the_desk().trade("sell", symbol, _as_number(amount), reason, _call_id(ctx))
 
     @tool(description=(
         "Set or change exit rules for a position you hold; they sell it without asking you, on every price bar: "
@@ -181,9 +237,9 @@ def build_tool_server(desk: TradingDesk) -> ToolServer:
         take_profit: Annotated[float | None, Field(ge=0, le=100, description="e.g. 0.2; 0: off")] = None,
         trailing_stop: Annotated[float | None, Field(ge=0, lt=1, description="e.g. 0.05; 0: off")] = None,
     ) -> dict[str, Any]:
-        return desk.set_exit(symbol, stop_loss, take_profit, trailing_stop)
+        return the_desk().set_exit(symbol, stop_loss, take_profit, trailing_stop)
 
-    return ToolServer(
+    server = ToolServer(
         "tradearena",
         instructions=(
             f"Trading tools for account '{ctx.signature}' at {ctx.instant:%Y-%m-%d %H:%M %Z} ({ctx.mode}). "
@@ -191,8 +247,10 @@ def build_tool_server(desk: TradingDesk) -> ToolServer:
         ),
         log_level="WARNING",
         tools=tools,
-        desk=desk,
+        desk=None if pending is not None else desk,
+        pending=pending,
     )
+    return server
 
 
 _TOOL_CACHE: dict[tuple[str, str, str], Tool] = {}

@@ -7,9 +7,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
-from pathlib import Path
-from typing import Literal
 
 from agent_tools.brokers.base import Broker
 from agent_tools.brokers.simulated import SimulatedBroker
@@ -24,7 +21,8 @@ from agent_tools.news_lint import LintFinding, lint_items
 from agent_tools.point_in_time import MarketView, PriceView
 from agent_tools.risk import default_rules
 from agent_tools.trading_desk import TradingDesk
-from arena.config import ArenaConfig, ModelSettings, secret_env_names
+from arena.config import ArenaConfig, secret_env_names
+from arena.session_context import session_context as session_context  # re-exported: callers import it here
 from arena.session_log import Redactor
 
 
@@ -79,21 +77,6 @@ def load_market(config: ArenaConfig, start: date | None = None, end: date | None
     # copy their pages by touching their GC headers.
     gc.freeze()
     return market
-
-
-def session_context(config: ArenaConfig, model: ModelSettings, instant: datetime, out_dir: Path,
-                    mode: Literal["replay", "live"] = "replay", dry_run: bool = False,
-                    trigger: str = "scheduled") -> SessionContext:
-    return SessionContext(
-        signature=model.signature,
-        instant=instant,
-        mode=mode,
-        limits=config.limits_for(model),
-        out_dir=Path(out_dir),
-        initial_cash=Decimal(str(config.initial_cash_for(model))),
-        dry_run=dry_run,
-        trigger=trigger,
-    )
 
 
 def build_desk(config: ArenaConfig, ctx: SessionContext, market: Market, view: PriceView | None = None,

@@ -7,6 +7,7 @@ in-process and over stdio; start-up of `--help`, `run` and `serve-tools`; 1/10/5
     python scripts/bench_scale.py --json scale.json
     python scripts/bench_scale.py --years 2 --reps 1 --heavy-reps 1     # a quick look
     python scripts/bench_scale.py --only workers                         # only the 1/10/50 models x 60 days part
+    python scripts/bench_scale.py --only serve-tools                     # only serve-tools start-up (bundled, long)
 
 Processes are measured from outside (wall time; peak RSS from wait4), so the figures are what a user sees.
 """
@@ -33,6 +34,7 @@ if str(ROOT) not in sys.path:
 
 SIX_TRADES = [[{"name": "buy", "arguments": {"symbol": s, "amount": 1}} for s in ("AAPL", "MSFT", "NVDA")],
               [{"name": "sell", "arguments": {"symbol": s, "amount": 1}} for s in ("AAPL", "MSFT", "NVDA")]]
+BUNDLED_AT = "2025-10-02T10:00-04:00"  # a session of the bundled data (serve-tools start-up on it)
 ZERO_PLAN = [[{"name": "get_portfolio", "arguments": {}}, {"name": "get_price", "arguments": {"symbols": ["AAPL"]}}],
              [{"name": "buy", "arguments": {"symbol": "AAPL", "amount": 1}}]]
 LONG_MODELS = [
@@ -125,8 +127,9 @@ async def tool_calls(config_path: Path, out: Path, signature: str, instant: str,
             "calls_each": n}
 
 
-async def serve_tools_ready(config_path: Path, out: Path, instant: str) -> float:
-    """Seconds from spawning `serve-tools` to its first answer (initialize + list_tools)."""
+async def serve_tools_ready(config_path: Path, out: Path, instant: str) -> tuple[float, float]:
+    """Seconds from spawning `serve-tools` to its first answer (initialize + list_tools: ready), and to the answer of
+    its first `get_price` (which waits for the market data, loaded after the server starts answering)."""
     from mcp import Client, StdioServerParameters
 
     params = StdioServerParameters(command=sys.executable, args=main_py(
@@ -135,7 +138,22 @@ async def serve_tools_ready(config_path: Path, out: Path, instant: str) -> float
     t0 = time.perf_counter()
     async with Client(params) as client:
         await client.list_tools()
-        return time.perf_counter() - t0
+        ready = time.perf_counter() - t0
+        result = await client.call_tool("get_price", {"symbols": ["AAPL"]})
+        if result.is_error:
+            raise RuntimeError(f"serve-tools get_price failed: {result.content}")
+        return ready, time.perf_counter() - t0
+
+
+def serve_figures(reps: int, tmp: Path, long_cfg: Path, instant: str) -> dict[str, Any]:
+    """`serve-tools` ready and first `get_price`, on the bundled data and on the long synthetic data."""
+    from arena.config import DEFAULT_CONFIG
+
+    figures: dict[str, Any] = {}
+    for label, config, at in (("bundled", DEFAULT_CONFIG, BUNDLED_AT), ("long", long_cfg, instant)):
+        times = [asyncio.run(serve_tools_ready(config, tmp / f"serve-{label}", at)) for _ in range(reps)]
+        figures[label] = {"ready_s": spread3([t[0] for t in times]), "first_price_s": spread3([t[1] for t in times])}
+    return figures
 
 
 # -- the run -------------------------------------------------------------------------------------------------------
@@ -151,15 +169,25 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     first, last = date.fromisoformat(raw["run"]["start"]), date.fromisoformat(raw["run"]["end"])
     days = MarketCalendar().trading_days(first, last)
     long_cfg = write_config(base, LONG_MODELS, "long.json", parallel=1)
+    if args.only == "serve-tools":
+        results["serve_tools_s"] = serve_figures(args.reps, tmp, long_cfg, session_after(last))
+        return results
     if args.only != "workers":
         results.update(long_figures(args, tmp, long_cfg, days, last))
     results["models_60_days_s"] = workers_figures(args, tmp, base, days, results["cores"])
     return results
 
 
+def session_after(last: date) -> str:
+    """10:00 New York time of the session after the data's last day (the long run's next session)."""
+    from agent_tools.market_calendar import MarketCalendar
+
+    next_day = MarketCalendar().trading_days(last, date(last.year + 1, 1, 1))[1]
+    return f"{next_day.isoformat()}T10:00-04:00" if 3 < next_day.month < 11 else f"{next_day.isoformat()}T10:00-05:00"
+
+
 def long_figures(args: argparse.Namespace, tmp: Path, long_cfg: Path, days: list[date], last: date) -> dict[str, Any]:
     """Figures 1-4: the long replay, report on it, tool calls on its ledger, start-up."""
-    from agent_tools.market_calendar import MarketCalendar
 
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     results: dict[str, Any] = {}
@@ -194,20 +222,18 @@ def long_figures(args: argparse.Namespace, tmp: Path, long_cfg: Path, days: list
     results["report"] = {"wall_s": spread3(rep_walls, 2), "peak_rss_mb": spread3(rep_rss, 0)}
 
     say("[3/5] buy and get_portfolio on the long ledger, in-process and over stdio")
-    next_day = MarketCalendar().trading_days(last, date(last.year + 1, 1, 1))[1]
-    instant = f"{next_day.isoformat()}T10:00-04:00" if 3 < next_day.month < 11 else f"{next_day.isoformat()}T10:00-05:00"
+    instant = session_after(last)
     results["tools_on_long_ledger"] = asyncio.run(tool_calls(long_cfg, long_out, "scripted-6", instant, args.calls))
 
     say(f"[4/5] start-up x {args.reps}")
-    helps, runs, serves = [], [], []
+    helps, runs = [], []
     bundled_one = tmp / "startup-run"
     for k in range(args.reps):
         helps.append(peak_rss(main_py("--help"))[0])
         runs.append(peak_rss(main_py("run", "--models", "baseline-buy-and-hold-qqq", "--start", "2025-10-01", "--end",
                                      "2025-10-01", "--out", str(bundled_one / str(k)), "--workers", "1"))[0])
-        serves.append(asyncio.run(serve_tools_ready(long_cfg, tmp / "startup-serve", instant)))
-    results["startup_s"] = {"help": spread3(helps), "run_one_session_bundled": spread3(runs),
-                            "serve_tools_ready_long_ledger": spread3(serves)}
+    results["startup_s"] = {"help": spread3(helps), "run_one_session_bundled": spread3(runs)}
+    results["serve_tools_s"] = serve_figures(args.reps, tmp, long_cfg, instant)
     return results
 
 
@@ -235,10 +261,14 @@ def render(r: dict[str, Any]) -> str:
     def m(x: dict[str, float], unit: str = "") -> str:
         return f"{x['median']:g}{unit} ({x['min']:g}-{x['max']:g})"
 
-    lines = [f"scale: {r['years']}-year synthetic data, median (min-max) of {r['heavy_reps']}; {r['cores']} cores"]
+    lines = [f"scale: {r['years']}-year synthetic data, median (min-max) of {r['heavy_reps']} (replays, workers) / "
+             f"{r['reps']} (start-up); {r['cores']} cores"]
     if "long_replay" in r:
         lines = long_lines(r, m)
-    for n, row in r["models_60_days_s"].items():
+    if "serve_tools_s" in r:
+        lines += [f"  serve-tools on the {label} data: ready (first list_tools) {m(row['ready_s'], ' s')}, first get_price "
+                  f"{m(row['first_price_s'], ' s')}" for label, row in r["serve_tools_s"].items()]
+    for n, row in r.get("models_60_days_s", {}).items():
         lines.append(f"  {n} model(s) x 60 days: --workers 1 {m(row['workers_1'], ' s')}, default "
                      f"{m(row['default'], ' s')}: x{row['speedup']}")
     return "\n".join(lines)
@@ -257,8 +287,7 @@ def long_lines(r: dict[str, Any], m: Any) -> list[str]:
              f"  report on it: {m(rep['wall_s'], ' s')}, peak RSS {m(rep['peak_rss_mb'], ' MB')}",
              f"  on the long ledger ({tl['calls_each']} calls each), p50/p99 ms: "
              + ", ".join(f"{t} {k} {v['p50']:g}/{v['p99']:g}" for t in ("in_process", "stdio") for k, v in tl[t].items()),
-             f"  start-up: --help {m(st['help'], ' s')}; run (1 session) {m(st['run_one_session_bundled'], ' s')}; "
-             f"serve-tools ready {m(st['serve_tools_ready_long_ledger'], ' s')}"]
+             f"  start-up: --help {m(st['help'], ' s')}; run (1 session) {m(st['run_one_session_bundled'], ' s')}"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -269,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=100, help="buy and get_portfolio calls on the long ledger")
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--only", choices=["workers"], help="run only this part (workers: 1/10/50 models x 60 days)")
+    parser.add_argument("--only", choices=["workers", "serve-tools"],
+                        help="run only this part (workers: 1/10/50 models x 60 days; serve-tools: its start-up)")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="tradearena-scale-"))
     try:

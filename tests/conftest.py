@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -17,8 +19,11 @@ from arena.desk_factory import Market, load_market
 pytest_plugins = ["tests.fakes.alpaca_fixture"]  # the `alpaca` fixture: a running fake Alpaca server
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-# The NYSE session cache (agent_tools.market_calendar) of this test run, never the user's ~/.cache.
-os.environ["TRADEARENA_CACHE"] = tempfile.mkdtemp(prefix="tradearena-test-cache-")
+# The NYSE session cache (agent_tools.market_calendar) of this test run, never the user's ~/.cache; subprocesses
+# inherit it. Removed when the run's process exits.
+TEST_CACHE = tempfile.mkdtemp(prefix="tradearena-test-cache-")
+os.environ["TRADEARENA_CACHE"] = TEST_CACHE
+atexit.register(shutil.rmtree, TEST_CACHE, ignore_errors=True)
 PYTHON = sys.executable
 
 

@@ -57,8 +57,8 @@ async def test_server_lists_the_six_tools_with_schemas(client):
     assert tools["buy"]["properties"]["amount"]["type"] == "number"
 
 
-async def test_server_starts_the_ledger_with_the_initialization_record(client, ledger):
-    await client.list_tools()  # the server is up, so its desk has been built
+async def test_the_first_tool_call_finds_the_ledger_started_with_the_initialization_record(client, ledger):
+    await client.call_tool("get_portfolio", {})  # answered by the desk, so the desk has been built
 
     first = ledger_records(ledger)[0]
     assert (first["id"], first["date"], first["positions"]["CASH"]) == (0, "2025-10-02", 10000.0)
