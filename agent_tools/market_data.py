@@ -1,25 +1,33 @@
-"""Bundled market data: load daily and hourly bars, validate them, and index them for fast point-in-time lookups.
+"""Bundled market data: load daily and intraday bars, validate them, and index them for fast point-in-time lookups.
 
-Loading fails with a message naming the file, the line and the symbol; a half-valid price file is never used.
+Bars are held as columns per symbol (`SymbolBars`): one float array per price field and one list of shared session
+times, not one object per bar, so ten years of a hundred symbols take about 16 MB, not 180. A `Bar` is made when
+someone reads one. CSV files are parsed with the standard library (no pandas in a replay); fetched Parquet datasets
+go through pandas and pyarrow, imported only then. Loading fails with a message naming the file, the line and the
+symbol; a half-valid price file is never used.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+import csv
+import math
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
+from typing import Any, overload
 
-import pandas as pd
-
-from agent_tools.market_calendar import MARKET_TZ, MarketCalendar, hourly_bar_end
+from agent_tools.market_calendar import MARKET_TZ, MarketCalendar, TradingSession, hourly_bar_end
 from agent_tools.parquet_store import Dataset, is_dataset
 from agent_tools.universe import Universe
 
 DAILY_COLUMNS = ("date", "symbol", "open", "high", "low", "close", "volume")
 HOURLY_COLUMNS = ("timestamp", "symbol", "open", "high", "low", "close", "volume")
 PRICE_COLUMNS = ("open", "high", "low", "close")
+DAILY_FORMAT, INTRADAY_FORMAT = "%Y-%m-%d", "%Y-%m-%d %H:%M:%S"
 
 
 class MarketDataError(ValueError):
@@ -29,7 +37,6 @@ class MarketDataError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Bar:
     """One OHLCV bar. `start` is the session date's open (daily) or the bar label (hourly); `end` when it completed.
-    Slotted: ten years of a hundred symbols are a quarter of a million of them.
 
     `open_at` is when the open price existed, if later than `start`: a daily bar built from hourly bars opens at the
     first hourly bar's start (10:00), not at 09:30. `from_hourly` marks such a bar (not an exchange daily bar)."""
@@ -55,13 +62,56 @@ class Bar:
         return self.open_at or self.start
 
 
-@dataclass
 class SymbolBars:
-    """One symbol's bars in time order, with the end times kept apart for bisecting."""
+    """One symbol's bars in time order, as columns: start, end and day lists (the datetimes are shared by every
+    symbol's bar of a session) and one float array per price field. `ends` and `days` are kept for bisecting.
 
-    bars: list[Bar] = field(default_factory=list)
-    ends: list[datetime] = field(default_factory=list)
-    days: list[date] = field(default_factory=list)
+    `bars` reads them as `Bar`s (a lazy sequence: indexing or iterating makes one bar at a time, a slice is another
+    lazy sequence); `close[i]`-style column reads skip even that. Immutable once built.
+    """
+
+    __slots__ = ("symbol", "starts", "ends", "days", "open", "high", "low", "close", "volume", "open_at",
+                 "from_hourly")
+
+    def __init__(self, symbol: str, starts: list[datetime], ends: list[datetime], days: list[date],
+                 open: array, high: array, low: array, close: array, volume: array,  # noqa: A002
+                 open_at: dict[int, datetime] | None = None, from_hourly: frozenset[int] = frozenset()):
+        if not len(starts) == len(ends) == len(days) == len(open) == len(high) == len(low) == len(close) == len(volume):
+            raise ValueError(f"{symbol}: bar columns of different lengths")
+        self.symbol, self.starts, self.ends, self.days = symbol, starts, ends, days
+        self.open, self.high, self.low, self.close, self.volume = open, high, low, close, volume
+        self.open_at = open_at or {}  # index -> when the open existed, only where later than the bar's start
+        self.from_hourly = from_hourly  # indices of daily bars built from intraday bars
+
+    @classmethod
+    def from_bars(cls, bars: Iterable[Bar], symbol: str | None = None) -> SymbolBars:
+        """Columns from bars already in time order (tests, blinded copies, bars merged from two sources)."""
+        bars = list(bars)
+        name = symbol if symbol is not None else (bars[0].symbol if bars else "")
+        return cls(name, [b.start for b in bars], [b.end for b in bars], [b.day for b in bars],
+                   array("d", (b.open for b in bars)), array("d", (b.high for b in bars)),
+                   array("d", (b.low for b in bars)), array("d", (b.close for b in bars)),
+                   array("d", (b.volume for b in bars)),
+                   {i: b.open_at for i, b in enumerate(bars) if b.open_at is not None},
+                   frozenset(i for i, b in enumerate(bars) if b.from_hourly))
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def bar(self, i: int) -> Bar:
+        """The i-th bar (negative counts from the end, as for a list)."""
+        if i < 0:
+            i += len(self.ends)
+        return Bar(self.symbol, self.starts[i], self.ends[i], self.open[i], self.high[i], self.low[i], self.close[i],
+                   self.volume[i], self.open_at.get(i), i in self.from_hourly)
+
+    def opened(self, i: int) -> datetime:
+        """When the i-th bar's open price existed."""
+        return self.open_at.get(i) or self.starts[i]
+
+    @property
+    def bars(self) -> BarRange:
+        return BarRange(self, 0, len(self.ends))
 
     def count_ended_by(self, instant: datetime) -> int:
         """How many bars had ended at or before the instant."""
@@ -70,6 +120,54 @@ class SymbolBars:
     def index_of_day(self, day: date) -> int | None:
         i = bisect.bisect_left(self.days, day)
         return i if i < len(self.days) and self.days[i] == day else None
+
+    def day_range(self, day: date) -> tuple[int, int]:
+        """The indices [lo, hi) of the bars of `day`."""
+        return bisect.bisect_left(self.days, day), bisect.bisect_right(self.days, day)
+
+
+class BarRange(Sequence[Bar]):
+    """Bars lo..hi-1 of a `SymbolBars`, made on reading; what `SymbolBars.bars` and its slices return."""
+
+    __slots__ = ("_series", "_lo", "_hi")
+
+    def __init__(self, series: SymbolBars, lo: int, hi: int):
+        self._series, self._lo, self._hi = series, lo, max(lo, hi)
+
+    def __len__(self) -> int:
+        return self._hi - self._lo
+
+    @overload
+    def __getitem__(self, index: int) -> Bar: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> BarRange: ...
+
+    def __getitem__(self, index: int | slice) -> Bar | BarRange:
+        if isinstance(index, slice):
+            lo, hi, step = index.indices(len(self))
+            if step != 1:
+                raise ValueError("bars can be sliced with step 1 only")
+            return BarRange(self._series, self._lo + lo, self._lo + hi)
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError("bar index out of range")
+        return self._series.bar(self._lo + (index % n))
+
+    def __iter__(self) -> Iterator[Bar]:
+        bar = self._series.bar
+        for i in range(self._lo, self._hi):
+            yield bar(i)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"BarRange({self._series.symbol}, {self._lo}:{self._hi})"
 
 
 @dataclass
@@ -99,10 +197,9 @@ class MarketData:
         if points is None:
             found: set[datetime] = set()
             for series in self.hourly.values():
-                lo = bisect.bisect_left(series.days, day)
-                hi = bisect.bisect_right(series.days, day)
-                for bar in series.bars[lo:hi]:
-                    found.update((bar.start, bar.end))
+                lo, hi = series.day_range(day)
+                found.update(series.starts[lo:hi])
+                found.update(series.ends[lo:hi])
             points = self._points[day] = sorted(found)
         return points
 
@@ -122,56 +219,151 @@ class MarketData:
         return sorted(days)
 
 
-def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+# -- reading and validating ----------------------------------------------------------------------------------------
+# The checks, in the order a file is judged by: the first kind of problem found anywhere in the file is the one
+# reported, at its first line (so the message does not depend on how the rows happen to be ordered).
+_MISSING_SYMBOL, _NON_NUMERIC, _NON_POSITIVE, _NEGATIVE_VOLUME, _HIGH, _LOW, _DUPLICATE, _TIME = 0, 1, 6, 10, 11, 12, 13, 14
+_NUMERIC_COLUMNS = (*PRICE_COLUMNS, "volume")
+
+
+class _SymbolRows:
+    """One symbol's valid rows of one file, as columns, with the file line of each (for naming duplicates)."""
+
+    __slots__ = ("times", "lines", "open", "high", "low", "close", "volume")
+
+    def __init__(self) -> None:
+        self.times: list[Any] = []
+        self.lines = array("q")
+        self.open, self.high, self.low, self.close, self.volume = (array("d") for _ in range(5))
+
+    def add(self, when: Any, line: int, values: tuple[float, float, float, float, float]) -> None:
+        self.times.append(when)
+        self.lines.append(line)
+        o, h, lo, c, v = values
+        self.open.append(o)
+        self.high.append(h)
+        self.low.append(lo)
+        self.close.append(c)
+        self.volume.append(v)
+
+    def take(self, order: Iterable[int], into: _SymbolRows | None = None) -> _SymbolRows:
+        """These rows at `order`, appended to `into` (default: a new set)."""
+        out = _SymbolRows() if into is None else into
+        for i in order:
+            out.add(self.times[i], self.lines[i], (self.open[i], self.high[i], self.low[i], self.close[i], self.volume[i]))
+        return out
+
+    def sort(self) -> tuple[_SymbolRows, int | None]:
+        """These rows in time order, and the file line of the first repeated time (a duplicate bar), if any."""
+        times = self.times
+        if all(a < b for a, b in pairwise(times)):
+            return self, None
+        order = sorted(range(len(times)), key=times.__getitem__)  # stable: equal times stay in file order
+        repeats = [max(self.lines[i], self.lines[j]) for i, j in pairwise(order) if times[i] == times[j]]
+        return self.take(order), min(repeats) if repeats else None
+
+
+def _number(raw: Any) -> float | None:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _check_row(symbol: Any, raw: tuple[Any, ...]) -> tuple[int, str] | tuple[None, tuple[float, ...]]:
+    """The row's first problem (check number, text), or its five numbers."""
+    if not isinstance(symbol, str) or not symbol.strip():
+        return _MISSING_SYMBOL, "missing symbol"
+    values = tuple(_number(x) for x in raw)
+    for k, (column, value) in enumerate(zip(_NUMERIC_COLUMNS, values, strict=True)):
+        if value is None:
+            return _NON_NUMERIC + k, f"missing or non-numeric {column!r}"
+    o, h, lo, c, v = values
+    for k, (column, value) in enumerate(zip(PRICE_COLUMNS, values, strict=False)):
+        if value <= 0:  # type: ignore[operator]
+            return _NON_POSITIVE + k, f"non-positive {column!r}"
+    if v < 0:  # type: ignore[operator]
+        return _NEGATIVE_VOLUME, "negative 'volume'"
+    if h < max(o, c, lo):  # type: ignore[type-var]
+        return _HIGH, "'high' below open, low or close"
+    if lo > min(o, c, h):  # type: ignore[type-var]
+        return _LOW, "'low' above open, high or close"
+    return None, values  # type: ignore[return-value]
+
+
+def _read_rows(path: Path, rows: Iterable[tuple[int, list[Any]]], fmt: str, daily: bool) -> dict[str, _SymbolRows]:
+    """Validate rows (line, [time, symbol, open, high, low, close, volume]) and group them by symbol, in time order.
+
+    Every row is checked, whatever its symbol; the error names the file, the line, the symbol and the time."""
+    out: dict[str, _SymbolRows] = {}
+    parsed: dict[Any, Any] = {}  # each distinct time text is parsed once
+    worst: tuple[int, int, str, Any, Any] | None = None  # (check, line, problem, symbol, time text)
+    for line, (when, symbol, *raw) in rows:
+        check, result = _check_row(symbol, tuple(raw))
+        if check is not None:
+            if worst is None or check < worst[0]:
+                worst = (check, line, str(result), symbol, when)
+            continue
+        at = parsed.get(when, parsed)
+        if at is parsed:
+            try:
+                at = datetime.strptime(when, fmt) if isinstance(when, str) else None
+            except ValueError:
+                at = None
+            if daily and at is not None:
+                at = at.date()
+            parsed[when] = at
+        if at is None:
+            if worst is None:
+                worst = (_TIME, line, f"unparseable {'date' if daily else 'timestamp'} (expected {fmt})", symbol, when)
+            continue
+        rows_of = out.get(symbol)
+        if rows_of is None:
+            rows_of = out[symbol] = _SymbolRows()
+        rows_of.add(at, line, result)  # type: ignore[arg-type]
+    if worst is None or worst[0] > _DUPLICATE:
+        repeated: tuple[int, str, Any] | None = None
+        for symbol in list(out):
+            out[symbol], line = out[symbol].sort()
+            if line is not None and (repeated is None or line < repeated[0]):
+                i = out[symbol].lines.index(line)
+                repeated = (line, symbol, out[symbol].times[i])
+        if repeated is not None:
+            when = repeated[2]
+            worst = (_DUPLICATE, repeated[0], "duplicate bar", repeated[1],
+                     when.isoformat() if daily else when.strftime(fmt))
+    if worst is not None:
+        _, line, problem, symbol, when = worst
+        raise MarketDataError(f"{path} line {line}: {problem} (symbol {symbol}, {when}); fix or remove that row")
+    return out
+
+
+def _csv_rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, list[str]]]:
+    """The rows of a price CSV file, reordered to `columns`, each with its file line."""
     if not path.exists():
         raise MarketDataError(f"{path}: price file not found; run from the project folder or set data paths in config")
     try:
-        frame = pd.read_csv(path, dtype={"symbol": str}, keep_default_na=True)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = [name.strip() for name in next(reader, [])]
+            missing = [c for c in columns if c not in header]
+            if missing:
+                raise MarketDataError(f"{path}: missing column(s) {', '.join(missing)}; "
+                                      f"expected header {','.join(columns)}")
+            where = [header.index(c) for c in columns]
+            width = len(header)
+            for row in reader:
+                if not row:
+                    continue  # a blank line
+                if len(row) > width:
+                    raise MarketDataError(f"{path}: not a readable CSV file (line {reader.line_num}: "
+                                          f"expected {width} fields, saw {len(row)})")
+                if len(row) < width:
+                    row += [""] * (width - len(row))
+                yield reader.line_num, [row[i] for i in where]
+    except (csv.Error, UnicodeDecodeError) as exc:
         raise MarketDataError(f"{path}: not a readable CSV file ({exc})") from None
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise MarketDataError(f"{path}: missing column(s) {', '.join(missing)}; expected header {','.join(columns)}")
-    return frame
-
-
-def _fail_row(path: Path, frame: pd.DataFrame, mask: pd.Series, problem: str) -> None:
-    if mask.any():
-        i = int(mask.to_numpy().nonzero()[0][0])
-        row = frame.iloc[i]
-        where = row.get("date", row.get("timestamp"))
-        raise MarketDataError(f"{path} line {i + 2}: {problem} (symbol {row['symbol']}, {where}); fix or remove that row")
-
-
-def _validate_prices(path: Path, frame: pd.DataFrame, time_column: str) -> pd.DataFrame:
-    _fail_row(path, frame, frame["symbol"].isna() | (frame["symbol"].astype(str).str.strip() == ""), "missing symbol")
-    for column in (*PRICE_COLUMNS, "volume"):
-        numeric = pd.to_numeric(frame[column], errors="coerce")
-        _fail_row(path, frame, numeric.isna(), f"missing or non-numeric {column!r}")
-        frame[column] = numeric.astype(float)
-    for column in PRICE_COLUMNS:
-        _fail_row(path, frame, frame[column] <= 0, f"non-positive {column!r}")
-    _fail_row(path, frame, frame["volume"] < 0, "negative 'volume'")
-    _fail_row(path, frame, frame["high"] < frame[["open", "close", "low"]].max(axis=1), "'high' below open, low or close")
-    _fail_row(path, frame, frame["low"] > frame[["open", "close", "high"]].min(axis=1), "'low' above open, high or close")
-    _fail_row(path, frame, frame.duplicated(subset=[time_column, "symbol"], keep="first"), "duplicate bar")
-    return frame
-
-
-def _parse_times(path: Path, frame: pd.DataFrame, column: str, fmt: str) -> pd.Series:
-    parsed = pd.to_datetime(frame[column], format=fmt, errors="coerce")
-    _fail_row(path, frame, parsed.isna(), f"unparseable {column} (expected {fmt})")
-    return parsed
-
-
-def _check_universe(path: Path, symbols: Iterable[str], universe: tuple[str, ...]) -> None:
-    present = set(symbols)
-    missing = [s for s in universe if s not in present]
-    if missing:
-        raise MarketDataError(
-            f"{path}: universe symbol(s) {', '.join(missing[:5])} have no bars; "
-            "remove them from the config's 'universe' or add their prices"
-        )
 
 
 @dataclass(frozen=True)
@@ -184,54 +376,78 @@ class Window:
     end: date | None = None
 
 
-def _read_dataset(path: Path, columns: tuple[str, ...], window: Window) -> tuple[pd.DataFrame, int | None]:
-    """A fetched dataset's bars as the CSV loader's frame (text dates and New York timestamps), and its bar minutes."""
+def _dataset_rows(path: Path, columns: tuple[str, ...], window: Window) -> tuple[list[tuple[int, list[Any]]], int | None]:
+    """A fetched dataset's bars as rows like a CSV file's (text dates and New York timestamps), and its bar minutes."""
+    import pandas as pd
+
     dataset = Dataset.open(path)
-    frame = dataset.read(window.symbols, window.start, window.end)
-    if dataset.time_column == "date":
-        frame["date"] = pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d")
-    else:
-        frame["timestamp"] = (pd.to_datetime(frame["timestamp"], utc=True).dt.tz_convert(MARKET_TZ)
-                              .dt.strftime("%Y-%m-%d %H:%M:%S"))
     if columns[0] != dataset.time_column:
         raise MarketDataError(f"{path}: holds {dataset.timeframe} bars; use it for the "
                               f"{'daily' if dataset.time_column == 'date' else 'intraday'} prices")
-    return frame[list(columns)].reset_index(drop=True), dataset.bar_minutes
-
-
-def _read_daily(path: Path, window: Window | None = None) -> pd.DataFrame:
-    if is_dataset(path):
-        raw, _ = _read_dataset(path, DAILY_COLUMNS, window or Window(()))
+    frame = dataset.read(window.symbols, window.start, window.end)
+    if dataset.time_column == "date":
+        frame["date"] = pd.to_datetime(frame["date"]).dt.strftime(DAILY_FORMAT)
     else:
-        raw = _read_csv(path, DAILY_COLUMNS)
-    frame = _validate_prices(path, raw, "date")
-    frame["day"] = _parse_times(path, frame, "date", "%Y-%m-%d").dt.date
-    return frame
+        frame["timestamp"] = (pd.to_datetime(frame["timestamp"], utc=True).dt.tz_convert(MARKET_TZ)
+                              .dt.strftime(INTRADAY_FORMAT))
+    values = zip(*(frame[c].tolist() for c in columns), strict=True)
+    return [(i + 2, list(row)) for i, row in enumerate(values)], dataset.bar_minutes
+
+
+def _read_daily(path: Path, window: Window | None = None) -> dict[str, _SymbolRows]:
+    if is_dataset(path):
+        rows: Iterable[tuple[int, list[Any]]] = _dataset_rows(path, DAILY_COLUMNS, window or Window(()))[0]
+    else:
+        rows = _csv_rows(path, DAILY_COLUMNS)
+    return _read_rows(path, rows, DAILY_FORMAT, daily=True)
+
+
+def _check_universe(path: Path, symbols: Iterable[str], universe: tuple[str, ...]) -> None:
+    present = set(symbols)
+    missing = [s for s in universe if s not in present]
+    if missing:
+        raise MarketDataError(
+            f"{path}: universe symbol(s) {', '.join(missing[:5])} have no bars; "
+            "remove them from the config's 'universe' or add their prices"
+        )
+
+
+def _sessions(calendar: MarketCalendar, rows: dict[str, _SymbolRows]) -> dict[date, TradingSession]:
+    """The calendar's sessions over the days the rows cover, built once for the whole range."""
+    days = [d for r in rows.values() if r.times for d in (r.times[0], r.times[-1])]
+    if not days:
+        return {}
+    first, last = min(days), max(days)
+    if isinstance(first, datetime):
+        first, last = first.date(), last.date()
+    return {s.day: s for s in calendar.sessions_between(first, last)}
 
 
 def load_daily(path: Path, universe: tuple[str, ...], calendar: MarketCalendar,
                extra: Iterable[Path] = (), window: Window | None = None) -> dict[str, SymbolBars]:
     """Daily bars from the main file, plus any extra files (live price archives) for days the main file lacks."""
-    frames = [_read_daily(path, window or Window(universe))] + [_read_daily(Path(p)) for p in extra]
-    frame = pd.concat(frames, ignore_index=True).drop_duplicates(subset=["day", "symbol"], keep="first")
-    _check_universe(path, frame["symbol"], universe)
-    frame = frame[frame["symbol"].isin(universe)].sort_values(["symbol", "day"])
-    sessions = {s.day: s for s in calendar.sessions_between(frame["day"].min(), frame["day"].max())}
+    rows = _read_daily(path, window or Window(universe))
+    for more in (_read_daily(Path(p)) for p in extra):
+        for symbol, extra_rows in more.items():
+            have = rows.get(symbol)
+            known = set(have.times) if have is not None else set()
+            new = [i for i, day in enumerate(extra_rows.times) if day not in known]
+            if new:
+                rows[symbol] = extra_rows.take(new, into=have).sort()[0]
+    _check_universe(path, rows, universe)
+    wanted = set(universe)
+    rows = {s: r for s, r in sorted(rows.items()) if s in wanted}
+    sessions = _sessions(calendar, rows)
     out: dict[str, SymbolBars] = {}
-    symbols: dict[str, str] = {}  # one string per symbol, one date and datetime per session, shared by every bar
-    for symbol, day, open_, high, low, close, volume in zip(
-            frame["symbol"], frame["day"], frame["open"].tolist(), frame["high"].tolist(), frame["low"].tolist(),
-            frame["close"].tolist(), frame["volume"].tolist(), strict=True):
-        session = sessions.get(day)
-        if session is None:
-            raise MarketDataError(f"{path}: {symbol} has a bar on {day}, which is not an NYSE session")
-        symbol = symbols.setdefault(symbol, symbol)
-        bars = out.get(symbol)
-        if bars is None:
-            bars = out[symbol] = SymbolBars()
-        bars.bars.append(Bar(symbol, session.open, session.close, open_, high, low, close, volume))
-        bars.ends.append(session.close)
-        bars.days.append(session.day)
+    for symbol, r in rows.items():
+        chosen = []
+        for day in r.times:
+            session = sessions.get(day)
+            if session is None:
+                raise MarketDataError(f"{path}: {symbol} has a bar on {day}, which is not an NYSE session")
+            chosen.append(session)
+        out[symbol] = SymbolBars(symbol, [s.open for s in chosen], [s.close for s in chosen], [s.day for s in chosen],
+                                 r.open, r.high, r.low, r.close, r.volume)
     return out
 
 
@@ -242,30 +458,26 @@ def load_hourly(path: Path, universe: tuple[str, ...], calendar: MarketCalendar,
     The source's labels run 10:00..15:00 and its 15:00 close matches the daily close, so the label is the start.
     """
     if is_dataset(path):
-        raw, fetched_minutes = _read_dataset(path, HOURLY_COLUMNS, window or Window(universe))
+        listed, fetched_minutes = _dataset_rows(path, HOURLY_COLUMNS, window or Window(universe))
+        rows: Iterable[tuple[int, list[Any]]] = listed
         minutes = fetched_minutes or minutes
     else:
-        raw = _read_csv(path, HOURLY_COLUMNS)
-    frame = _validate_prices(path, raw, "timestamp")
-    frame["label"] = _parse_times(path, frame, "timestamp", "%Y-%m-%d %H:%M:%S")
-    frame = frame[frame["symbol"].isin(universe)].sort_values(["symbol", "label"])
-    if frame.empty:
-        return {}
-    first, last = frame["label"].min().date(), frame["label"].max().date()
-    sessions = {s.day: s for s in calendar.sessions_between(first, last)}
+        rows = _csv_rows(path, HOURLY_COLUMNS)
+    wanted = set(universe)
+    by_symbol = {s: r for s, r in sorted(_read_rows(path, rows, INTRADAY_FORMAT, daily=False).items()) if s in wanted}
+    sessions = _sessions(calendar, by_symbol)
     out: dict[str, SymbolBars] = {}
-    for row in frame.itertuples(index=False):
-        start = row.label.to_pydatetime().replace(tzinfo=MARKET_TZ)
-        session = sessions.get(start.date())
-        if session is None or not session.contains(start):
-            raise MarketDataError(f"{path}: {row.symbol} bar labelled {start:%Y-%m-%d %H:%M} is outside NYSE hours")
-        bars = out.setdefault(row.symbol, SymbolBars())
-        bars.bars.append(
-            Bar(row.symbol, start, hourly_bar_end(start, session, minutes), row.open, row.high, row.low, row.close,
-                row.volume)
-        )
-        bars.ends.append(bars.bars[-1].end)
-        bars.days.append(start.date())
+    for symbol, r in by_symbol.items():
+        starts, ends, days = [], [], []
+        for label in r.times:
+            start = label.replace(tzinfo=MARKET_TZ)
+            session = sessions.get(start.date())
+            if session is None or not session.contains(start):
+                raise MarketDataError(f"{path}: {symbol} bar labelled {start:%Y-%m-%d %H:%M} is outside NYSE hours")
+            starts.append(start)
+            ends.append(hourly_bar_end(start, session, minutes))
+            days.append(session.day)
+        out[symbol] = SymbolBars(symbol, starts, ends, days, r.open, r.high, r.low, r.close, r.volume)
     return out
 
 
@@ -297,22 +509,25 @@ def complete_daily(daily: dict[str, SymbolBars], hourly: dict[str, SymbolBars], 
     for symbol, series in hourly.items():
         have = daily.get(symbol)
         have_days = set(have.days) if have is not None else set()
-        by_day: dict[date, list[Bar]] = {}
-        for bar in series.bars:
-            if bar.day not in have_days:
-                by_day.setdefault(bar.day, []).append(bar)
+        by_day: dict[date, list[int]] = {}
+        for i, day in enumerate(series.days):
+            if day not in have_days:
+                by_day.setdefault(day, []).append(i)
         new: list[Bar] = []
-        for day, bars in by_day.items():
+        for day, index in by_day.items():
             session = calendar.session_on(day)
-            if session is None or [b.start for b in bars] != _expected_starts(session, minutes):
+            if session is None or [series.starts[i] for i in index] != _expected_starts(session, minutes):
                 continue
-            new.append(Bar(symbol, session.open, session.close, bars[0].open, max(b.high for b in bars),
-                           min(b.low for b in bars), bars[-1].close, sum(b.volume for b in bars),
-                           open_at=bars[0].start if bars[0].start > session.open else None, from_hourly=True))
+            first, last = index[0], index[-1]
+            new.append(Bar(symbol, session.open, session.close, series.open[first],
+                           max(series.high[i] for i in index), min(series.low[i] for i in index), series.close[last],
+                           sum(series.volume[i] for i in index),
+                           open_at=series.starts[first] if series.starts[first] > session.open else None,
+                           from_hourly=True))
         if not new:
             continue
         merged = sorted([*(have.bars if have is not None else []), *new], key=lambda b: b.start)
-        daily[symbol] = SymbolBars(merged, [b.end for b in merged], [b.day for b in merged])
+        daily[symbol] = SymbolBars.from_bars(merged, symbol)
         added += len(new)
     return added
 

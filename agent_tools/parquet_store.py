@@ -19,9 +19,10 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas (and pyarrow) are imported where bars are read or written: a replay on CSV files, or
+    import pandas as pd  # a check whether a path is a dataset, does not pay for them
 
 MANIFEST = "_coverage.json"
 TIMEFRAMES = {"day": None, "hour": 60, "minute": 1}  # bar length in minutes (None: daily)
@@ -144,6 +145,8 @@ class Dataset:
     def write_chunk(self, frames: dict[str, pd.DataFrame], symbols: list[str], start: date, end: date,
                     meta: dict) -> int:
         """Merge each symbol's new bars into its month files, then record start..end as fetched for `symbols`."""
+        import pandas as pd
+
         written = 0
         key = self.time_column
         for symbol, frame in frames.items():
@@ -164,6 +167,7 @@ class Dataset:
     def read(self, symbols: list[str] | tuple[str, ...], start: date | None = None,
              end: date | None = None) -> pd.DataFrame:
         """The bars of `symbols` between start and end (inclusive days), with a `symbol` column."""
+        import pandas as pd
         import pyarrow.dataset as ds
 
         if not any(self.root.glob("symbol=*/*.parquet")):

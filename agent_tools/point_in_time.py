@@ -11,6 +11,7 @@ symbol outside the universe (or outside its membership dates) is an error, never
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -45,7 +46,7 @@ class PriceView(Protocol):
 
     def quote(self, symbol: str) -> Quote: ...
 
-    def completed_daily_bars(self, symbol: str) -> list[Bar]: ...
+    def completed_daily_bars(self, symbol: str) -> Sequence[Bar]: ...
 
     def recent_daily_bars(self, symbol: str, count: int, end_day: date | None = None) -> list[Bar]: ...
 
@@ -73,7 +74,7 @@ class DailyHistory:
             raise ViewError(f"unknown symbol {symbol!r}: not in the tradable universe ({len(self.universe)} symbols, e.g. AAPL, NVDA, QQQ)")
         return clean
 
-    def completed_daily_bars(self, symbol: str) -> list[Bar]:
+    def completed_daily_bars(self, symbol: str) -> Sequence[Bar]:
         raise NotImplementedError
 
     def recent_daily_bars(self, symbol: str, count: int, end_day: date | None = None) -> list[Bar]:
@@ -81,7 +82,7 @@ class DailyHistory:
         bars = self.completed_daily_bars(symbol)
         if end_day is not None:
             bars = [b for b in bars if b.day <= end_day]
-        return bars[-count:] if count > 0 else []
+        return list(bars[-count:]) if count > 0 else []
 
     def close_on(self, symbol: str, day: date) -> float | None:
         """The close of `day` if that session had closed by the instant, else None (also for a symbol not shown)."""
@@ -161,7 +162,7 @@ class MarketView(DailyHistory):
         return super().check_symbol(symbol)
 
     # -- bars ------------------------------------------------------------------------------------------------
-    def completed_daily_bars(self, symbol: str) -> list[Bar]:
+    def completed_daily_bars(self, symbol: str) -> Sequence[Bar]:
         """Daily bars of sessions that had closed at or before the instant."""
         series = self.data.daily[self.check_symbol(symbol)]
         return series.bars[: series.count_ended_by(self.instant)]
@@ -172,16 +173,16 @@ class MarketView(DailyHistory):
         n = series.count_ended_by(self.instant)
         if end_day is not None:
             n = min(n, bisect.bisect_right(series.days, end_day))
-        return series.bars[max(0, n - count):n] if count > 0 else []
+        return list(series.bars[max(0, n - count):n]) if count > 0 else []
 
     def close_on(self, symbol: str, day: date) -> float | None:
         """The close of `day` from the data once that session closed; any symbol with bars (a holding may have
         left the universe since)."""
         series = self.data.daily.get(symbol)
         i = series.index_of_day(day) if series is not None else None
-        if i is None or series is None or series.bars[i].end > self.instant:
+        if i is None or series is None or series.ends[i] > self.instant:
             return None
-        return series.bars[i].close
+        return series.close[i]
 
     def session_open(self, symbol: str) -> float | None:
         """Today's opening price once the session has opened; only the open, never today's high, low or close."""
@@ -189,11 +190,11 @@ class MarketView(DailyHistory):
             return None
         series = self.data.daily[self.check_symbol(symbol)]
         i = series.index_of_day(self.session.day)
-        if i is None or series.bars[i].end <= self.instant:
+        if i is None or series.ends[i] <= self.instant:
             return None  # no bar for today, or today has closed (then the full bar is visible instead)
-        if self.instant < series.bars[i].opened:
+        if self.instant < series.opened(i):
             return None  # a bar built from hourly bars: its open is the 10:00 price, unknown before 10:00
-        return series.bars[i].open
+        return series.open[i]
 
     def _session_open_at(self, symbol: str) -> datetime:
         """When today's open price existed: 09:30 for an exchange daily bar, the first hourly bar's start for one
@@ -201,9 +202,9 @@ class MarketView(DailyHistory):
         assert self.session is not None
         series = self.data.daily[symbol]
         i = series.index_of_day(self.session.day)
-        return series.bars[i].opened if i is not None else self.session.open
+        return series.opened(i) if i is not None else self.session.open
 
-    def completed_hourly_bars(self, symbol: str) -> list[Bar]:
+    def completed_hourly_bars(self, symbol: str) -> Sequence[Bar]:
         series = self.data.hourly.get(self.check_symbol(symbol))
         if series is None:
             return []
@@ -214,9 +215,8 @@ class MarketView(DailyHistory):
         series = self.data.hourly.get(symbol)
         if series is None:
             return None
-        i = bisect.bisect_left(series.days, self.instant.date())
-        hi = bisect.bisect_right(series.days, self.instant.date())
-        return next((b for b in series.bars[i:hi] if b.start == self.instant), None)
+        lo, hi = series.day_range(self.instant.date())
+        return next((series.bar(i) for i in range(lo, hi) if series.starts[i] == self.instant), None)
 
     # -- prices ----------------------------------------------------------------------------------------------
     def quote(self, symbol: str) -> Quote:

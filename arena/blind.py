@@ -87,7 +87,7 @@ def make_map(data: MarketData, universe: list[str], base_day: date, seed: int) -
         if i is None:
             raise ConfigError(f"--blind: {real} has no close on {base_day} to rebase its prices to 100; start the "
                               "run on a day whose previous session has prices for every symbol")
-        scale[real] = 100.0 / bars.bars[i].close
+        scale[real] = 100.0 / bars.close[i]
     return BlindMap(aliases, scale, base_day, seed)
 
 
@@ -117,7 +117,7 @@ def _rebased(series: SymbolBars, alias: str, scale: float) -> SymbolBars:
     bars = [replace(b, symbol=alias, open=round(b.open * scale, 4), high=round(b.high * scale, 4),
                     low=round(b.low * scale, 4), close=round(b.close * scale, 4), volume=round(b.volume / scale))
             for b in series.bars]
-    return SymbolBars(bars, list(series.ends), list(series.days))
+    return SymbolBars.from_bars(bars, alias)
 
 
 def blind_market_data(data: MarketData, blind: BlindMap) -> MarketData:

@@ -14,6 +14,9 @@ import dataclasses
 import multiprocessing
 import os
 import queue
+import signal
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from datetime import date
@@ -67,9 +70,33 @@ def run_group(config: ArenaConfig, market: Market | None, streams: list[Stream],
 
 
 # -- worker processes --------------------------------------------------------------------------------------------
+def _die_with_parent(parent: int) -> None:
+    """End this worker as soon as the run that forked it is gone (killed with SIGKILL: no `finally` ran there).
+
+    An orphaned worker would go on writing its streams' ledgers while a rerun writes them too. On Linux the kernel
+    sends SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG); elsewhere a thread watches the parent's pid."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # 1: PR_SET_PDEATHSIG
+            raise OSError(ctypes.get_errno(), "prctl")
+    except (OSError, AttributeError):
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.05)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the kernel was told
+        os._exit(1)
+
+
 def _worker(messages: Any, config: ArenaConfig, market: Market, streams: list[Stream], days: list[date],
-            parallel: int, replay: Replay | None, out_dir: Path) -> None:
+            parallel: int, replay: Replay | None, out_dir: Path, parent: int) -> None:
     """A forked worker: runs its streams, sends each progress (with its latest session only), then the results."""
+    _die_with_parent(parent)
+
     def send(p: ModelProgress) -> None:
         messages.put(("progress", dataclasses.replace(p, results=p.results[-1:]), len(p.results)))
 
@@ -89,7 +116,7 @@ def run_in_processes(config: ArenaConfig, market: Market, bins: list[list[Stream
     context = multiprocessing.get_context("fork")
     messages = context.Queue()
     workers = [context.Process(target=_worker, args=(messages, config, market, streams, days, parallel, replay,
-                                                     out_dir), daemon=True) for streams in bins]
+                                                     out_dir, os.getpid()), daemon=True) for streams in bins]
     for worker in workers:
         worker.start()
     seen: dict[str, ModelProgress] = {}

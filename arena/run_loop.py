@@ -41,7 +41,6 @@ from arena.desk_factory import Market, build_desk, session_context
 from arena.leaderboard import value_at_close
 from arena.models.base import ModelBackend
 from arena.models.baselines import build_baseline
-from arena.models.openai_chat import OpenAIChatModel
 from arena.models.scripted import ScriptedModel
 from arena.repeats import repeat_dir, repeat_dirs, repeat_number
 from arena.replay_plan import ReplayPlanner, check_intraday
@@ -62,6 +61,8 @@ def build_backend(config: ArenaConfig, model: ModelSettings, market: Market, *, 
         return ScriptedModel(model.signature, model.params.get("plan"), float(model.params.get("latency", 0.0)),
                              int(model.params.get("tokens_per_step", 0)))
     assert model.model and model.base_url and model.api_key_env
+    from arena.models.openai_chat import OpenAIChatModel  # the openai SDK only for runs with an LLM (~50 MB)
+
     return OpenAIChatModel(
         label=model.signature, model=model.model, base_url=model.base_url, api_key_env=model.api_key_env,
         timeout=model.timeout, max_retries=model.max_retries, temperature=model.temperature,

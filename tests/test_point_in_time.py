@@ -85,7 +85,7 @@ def test_a_symbol_missing_its_bar_at_the_instant_has_no_price_rather_than_an_old
     hourly = dict(market.data.hourly)
     bars = market.data.hourly["AAPL"]
     keep = [i for i, b in enumerate(bars.bars) if b.start != datetime(2025, 10, 2, 10, tzinfo=MARKET_TZ)]
-    hourly["AAPL"] = SymbolBars([bars.bars[i] for i in keep], [bars.ends[i] for i in keep], [bars.days[i] for i in keep])
+    hourly["AAPL"] = SymbolBars.from_bars(bars.bars[i] for i in keep)
     view = MarketView(replace(market.data, hourly=hourly, _points={}), parse_instant("2025-10-02T10:00-04:00"),
                       market.calendar)
 

@@ -27,6 +27,34 @@ def ledger_lines(out: Path, signature: str) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
+def children(pid: int) -> list[int]:
+    """The processes `pid` has forked (its replay workers, forked from any of its threads), from /proc."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue  # a thread that ended meanwhile
+    return found
+
+
+def wait_until_gone(pids: list[int], limit: float = 30) -> list[int]:
+    """The pids still running after waiting up to `limit` seconds for them to end (a zombie counts as ended)."""
+    deadline = time.monotonic() + limit
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if Path(f"/proc/{p}").exists() and "(Z)" not in _state(p)]
+        time.sleep(0.01)
+    return alive
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0]
+    except (OSError, IndexError):
+        return "(Z)"
+
+
 def wait_for_lines(out: Path, signature: str, count: int, proc: subprocess.Popen, limit: float = 60) -> None:
     """Wait until the child has written `count` ledger lines (polling the file the child is writing)."""
     deadline = time.monotonic() + limit
@@ -59,10 +87,13 @@ def test_a_run_killed_mid_replay_and_rerun_ends_with_the_uninterrupted_ledger(un
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_lines(out, "baseline-equal-weight", 30, proc)  # inside the first session's ~100 buys
+        workers = children(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
+    assert workers, "the default run forks one worker per core"
+    assert wait_until_gone(workers) == [], "worker processes outlived the killed run (they would write on)"
     partial = {s: len(ledger_lines(out, s)) for s in SIGNATURES}
     assert partial["baseline-equal-weight"] < len(ledger_lines(reference, "baseline-equal-weight"))
 
