@@ -353,11 +353,13 @@ def choose_window(runs: list[ModelRun], trading_days: list[date], start: date | 
 
 
 def model_entry(run: ModelRun, curve: Curve, window: list[date], base_day: date, marker: Marker,
-                conventions: Conventions) -> Entry:
+                conventions: Conventions, details: bool = True) -> Entry:
     first, last = window[0], window[-1]
     listed = ledger_trades(run, marker)
-    # the session logs are read only when a trade's reason is not in the ledger (baselines write theirs there)
-    reasons = trade_reasons(run.folder) if run.source == "tradearena" and any(not t.reason for t in listed) else {}
+    # the session logs are read only when a trade's reason is not in the ledger (baselines write theirs there), and
+    # only for the HTML's trade lists (`details`): no other format shows reasons
+    wanted = details and run.source == "tradearena" and any(not t.reason for t in listed)
+    reasons = trade_reasons(run.folder) if wanted else {}
     all_trades = [t if t.reason or t.ledger_id not in reasons else _with_reason(t, reasons[t.ledger_id])
                   for t in listed]
     trades = [t for t in all_trades if first <= t.day <= last]
@@ -398,8 +400,9 @@ def post_cutoff_window(window: list[date], cutoffs: dict[str, date | None], note
     return days
 
 
-def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes: Notes) -> None:
-    """Intervals, p-values, relative figures, the random null and the cutoff split for every entry; the comparison."""
+def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes: Notes, details: bool = True) -> None:
+    """Intervals, p-values, relative figures, the random null and the cutoff split for every entry; the comparison;
+    with `details`, each model's holdings over time (the HTML's chart)."""
     settings, conventions = config.report, report.conventions
     qqq = report.qqq
     qqq_returns = qqq.returns if qqq is not None else None
@@ -415,7 +418,7 @@ def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes
             entry.relative = relative_to(returns.to_numpy(), theirs, rf, ppy)
         if entry.knowledge_cutoff is not None:
             entry.cutoff = split_at(entry.knowledge_cutoff, list(returns.index), returns.to_numpy(), theirs)
-        if entry.run is not None:
+        if entry.run is not None and details:
             entry.holdings = holdings_over_time(entry.run, report.days,
                                                 lambda s, d, who=entry.label: marker.close(s, d, who=who))
 
@@ -463,8 +466,9 @@ def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes
 
 
 def build_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: date | None, end: date | None,
-                 post_cutoff: bool = False) -> Report:
-    """Everything the report shows, computed once."""
+                 post_cutoff: bool = False, details: bool = True) -> Report:
+    """Everything the report shows, computed once. `details` (the trades' reasons from the session logs, holdings
+    over time) is what only the HTML shows; the other formats leave it out and skip reading the logs."""
     notes = Notes()
     conventions = Conventions(config.report.periods_per_year, config.report.risk_free_rate)
     model_runs = load_runs(Path(out_dir), [Path(r) for r in runs], notes)
@@ -501,8 +505,8 @@ def build_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: da
     base_day = base_day_before(window[0], trading_days, calendar)
     notes.add(f"models and benchmarks are measured from the close of {base_day}, the session before the window's "
               f"first ({window[0]}): every curve starts there at its value then", key="convention")
-    entries = [model_entry(r, model_curve(r, trading_days, marker, calendar), window, base_day, marker, conventions)
-               for r in usable]
+    entries = [model_entry(r, model_curve(r, trading_days, marker, calendar), window, base_day, marker, conventions,
+                           details) for r in usable]
     for entry in entries:
         entry.knowledge_cutoff = cutoffs.get(entry.label)
 
@@ -523,5 +527,5 @@ def build_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: da
                     conventions=conventions, notes=notes.as_list(), folders=folders, prices=prices,
                     generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), days=window,
                     post_cutoff=post_cutoff)
-    attach_statistics(report, config, marker, notes)
+    attach_statistics(report, config, marker, notes, details)
     return report

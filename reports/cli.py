@@ -48,7 +48,7 @@ def run_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: date
         raise ReportError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if fmt == "html" and output is None and sys.stdout.isatty():
         raise ReportError("--format html writes a file: add --output report.html (or redirect standard output)")
-    report = build_report(config, out_dir, runs, start, end, post_cutoff=post_cutoff)
+    report = build_report(config, out_dir, runs, start, end, post_cutoff=post_cutoff, details=fmt == "html")
     if output is not None:
         _write(Path(output), render(report, fmt, wide))
         for note in report.notes if fmt != "table" else []:

@@ -5,25 +5,41 @@ Each model is placed among `report.random_traders` random traders (the `random` 
 same days and the same costs (the config's slippage and commission; none for fee-less AI-Trader ledgers). They are
 simulated in-process: they buy at the price a 10:00 session trades at, and are marked at the close. The
 percentile is the share of random traders the model beat (ties count half).
+
+Only each trader's final return is needed, and a trader does nothing on a session in which none of its holdings
+draws a swap. So the swap draws of every trader and day are computed at once (the policy's counter-based draws,
+with numpy), and each trader is stepped through its own sessions that have something to decide, with the same
+`RandomPolicy.decide` the baseline calls. Prices are days x symbols arrays; fill prices and per-share fees are
+computed in floats where that equals the Decimal money rules of `agent_tools/fills.py` exactly, and with those rules
+where it might not (a value on a rounding tie).
 """
 
 from __future__ import annotations
 
-import _random
-import bisect
-import random
 import zlib
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 import numpy as np
 
-from agent_tools.fills import FeeModel, FillModel
-from arena.models.random_trader import PROCEEDS_BUFFER, RandomPolicy, quantity
+from agent_tools.fills import FeeModel, FillModel, NoFee, PerShareFee, SlippageFill
+from arena.models.random_trader import (
+    M64,
+    PICK_LANE,
+    PROCEEDS_BUFFER,
+    SWAP_LANE,
+    RandomPolicy,
+    quantity,
+    session_keys,
+    uniform,
+    uniforms,
+)
 from reports.equity import Marker
 
 DEFAULT_HOLDINGS = 5
+PICKS_AHEAD = 2  # pick draws computed in bulk per session that decides something; later ones one at a time
 
 
 @dataclass(frozen=True)
@@ -46,29 +62,125 @@ class NullResult:
 
 
 class PriceGrid:
-    """Opens and closes of the window's days for the universe; a missing open means the symbol cannot trade that day."""
+    """The window's days x the universe: `opens` (the price a session trades at; NaN when the symbol cannot trade
+    that day) and `closes` (the last close on or before the day, 0 before the first)."""
 
     def __init__(self, universe: list[str], days: list[date], marker: Marker):
         self.universe = list(universe)
-        self.days = days
-        self.ordinals = [d.toordinal() for d in days]
-        self.opens = [{s: marker.session_price(s, d) for s in self.universe} for d in days]  # the price a session trades at
-        self.closes = [{s: _quiet_close(marker, s, d) for s in self.universe} for d in days]
-        self.tradable = [[s for s in self.universe if opens.get(s)] for opens in self.opens]
+        self.days = list(days)
+        self.ordinals = np.array([d.toordinal() for d in self.days], dtype=np.int64)
+        self.index = {s: j for j, s in enumerate(self.universe)}
+        self.opens, self.closes = _prices(self.universe, self.days, self.ordinals, marker)
+        tradable = np.isfinite(self.opens) & (self.opens != 0)
+        self._tradable_rows = tradable
+        self._tradable: dict[bytes, list[str]] = {}
+        self.open_rows: list[list[float]] = self.opens.tolist()
+        self.close_rows: list[list[float]] = self.closes.tolist()
+        self._fills: dict[tuple[FillModel, str], list[list[float]]] = {}
+
+    def tradable(self, d: int) -> list[str]:
+        """The symbols with a price to trade at on day index d, in universe order (shared by days alike)."""
+        row = self._tradable_rows[d]
+        key = row.tobytes()
+        found = self._tradable.get(key)
+        if found is None:
+            found = self._tradable[key] = [s for s, ok in zip(self.universe, row.tolist(), strict=True) if ok]
+        return found
+
+    def fill_rows(self, fill: FillModel, side: str) -> list[list[float]]:
+        """Every open's fill price for one side (NaN where there is no open), computed once per fill model."""
+        rows = self._fills.get((fill, side))
+        if rows is None:
+            rows = self._fills[(fill, side)] = fill_prices(fill, side, self.opens).tolist()
+        return rows
 
 
-def _quiet_close(marker: Marker, symbol: str, day: date) -> float:
-    bars = marker.data.daily.get(symbol)
-    if bars is None:
-        return 0.0
-    i = bisect.bisect_right(bars.days, day) - 1
-    return bars.bars[i].close if i >= 0 else 0.0
+def _prices(universe: list[str], days: list[date], ordinals: np.ndarray, marker: Marker) -> tuple[np.ndarray,
+                                                                                                  np.ndarray]:
+    opens = np.full((len(days), len(universe)), np.nan)
+    closes = np.zeros((len(days), len(universe)))
+    for j, symbol in enumerate(universe):
+        bars = marker.data.daily.get(symbol)
+        if bars is None or not bars.bars:
+            continue
+        have = np.fromiter((d.toordinal() for d in bars.days), dtype=np.int64, count=len(bars.days))
+        last = np.searchsorted(have, ordinals, side="right") - 1  # the last bar on or before each day
+        bar_closes = np.fromiter((b.close for b in bars.bars), dtype=float, count=len(bars.bars))
+        closes[:, j] = np.where(last >= 0, bar_closes[np.maximum(last, 0)], 0.0)
+        if not marker.data.hourly:  # a session trades at the day's open (Marker.session_price's daily rule)
+            bar_opens = np.fromiter((b.open for b in bars.bars), dtype=float, count=len(bars.bars))
+            same = (last >= 0) & (have[np.maximum(last, 0)] == ordinals)
+            opens[:, j] = np.where(same, bar_opens[np.maximum(last, 0)], np.nan)
+    if marker.data.hourly:  # the open of the intraday bar at the decision time: the point-in-time view's rule
+        for i, day in enumerate(days):
+            for j, symbol in enumerate(universe):
+                price = marker.session_price(symbol, day)
+                opens[i, j] = price if price is not None else np.nan
+    return opens, closes
+
+
+def _half_up(values: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """values rounded half up to 1/scale, and where the float rounding cannot be trusted (within reach of a tie)."""
+    scaled = values * scale
+    floor = np.floor(scaled)
+    frac = scaled - floor
+    rounded = np.where(frac >= 0.5, floor + 1.0, floor) / scale
+    unsure = np.abs(frac - 0.5) <= 1e-9 * np.maximum(1.0, np.abs(scaled))
+    return rounded, unsure
+
+
+def fill_prices(fill: FillModel, side: str, opens: np.ndarray) -> np.ndarray:
+    """`float(fill.fill_price(side, Decimal(str(open))))` for every open, in bulk; NaN where the open is NaN."""
+    out = np.full(opens.shape, np.nan)
+    have = np.isfinite(opens)
+    if isinstance(fill, SlippageFill):
+        factor = 1.0 + (1 if side == "buy" else -1) * float(fill.bps) / 10_000
+        rounded, unsure = _half_up(opens * factor, 10_000)
+        out = np.where(have, rounded, np.nan)
+        redo = have & unsure
+    else:
+        redo = have
+    for i, j in zip(*np.nonzero(redo), strict=True):
+        out[i, j] = float(fill.fill_price(side, Decimal(str(float(opens[i, j])))))
+    return out
+
+
+def fee_function(fee: FeeModel | None) -> Callable[[float, float], float]:
+    """`float(fee.fee(Decimal(str(qty)), Decimal(str(price))))`, in integer arithmetic for a per-share fee on
+    quantities of at most 4 decimals (exact: cents half up), else with the fee model itself."""
+
+    def by_model(qty: float, price: float) -> float:
+        return float(fee.fee(Decimal(str(qty)), Decimal(str(price)))) if fee is not None else 0.0
+
+    if fee is None or isinstance(fee, NoFee):
+        return lambda qty, price: 0.0
+    if not isinstance(fee, PerShareFee):
+        return by_model
+    if not (fee.per_share.is_finite() and fee.minimum.is_finite()) or fee.per_share < 0:
+        return by_model
+    num, den = fee.per_share.as_integer_ratio()  # dollars a share, exactly
+    den *= 10_000  # ... a 1/10000 share
+    min_cents, whole = (fee.minimum * 100).as_integer_ratio()
+    if whole != 1:  # a minimum in fractions of a cent: leave it to the fee model
+        return by_model
+
+    def per_share(qty: float, price: float) -> float:
+        units = round(qty * 10_000)
+        if units <= 0 or units / 10_000 != qty:
+            return by_model(qty, price)
+        exact = units * num * 100  # cents x den
+        return max(min_cents, (2 * exact + den) // (2 * den)) / 100
+
+    return per_share
 
 
 @dataclass
 class Costs:
+    """The money rules a random trader pays: the config's fill model, and its fee model (None: no fees)."""
+
     fill: FillModel
     fee: FeeModel | None
+    _fee_fn: Callable[[float, float], float] | None = field(default=None, repr=False)
 
     def buy(self, price: float) -> float:
         return float(self.fill.fill_price("buy", Decimal(str(price))))
@@ -77,52 +189,118 @@ class Costs:
         return float(self.fill.fill_price("sell", Decimal(str(price))))
 
     def fee_of(self, qty: float, price: float) -> float:
-        return float(self.fee.fee(Decimal(str(qty)), Decimal(str(price)))) if self.fee else 0.0
+        if self._fee_fn is None:
+            self._fee_fn = fee_function(self.fee)
+        return self._fee_fn(qty, price)
+
+
+class _BulkDraws:
+    """One session's draws: the swap draws and the first picks from the bulk arrays, later picks one at a time."""
+
+    __slots__ = ("key", "swaps", "picks")
+
+    def __init__(self, key: int, swaps: list[float], picks: list[float]):
+        self.key, self.swaps, self.picks = key, swaps, picks
+
+    def swap(self, k: int) -> float:
+        return self.swaps[k] if k < len(self.swaps) else uniform(self.key, SWAP_LANE, k)
+
+    def pick(self, j: int) -> float:
+        return self.picks[j] if j < len(self.picks) else uniform(self.key, PICK_LANE, j)
+
+
+Fill = tuple[int, str, str, float, float, float]  # day index, side, symbol, quantity, price, fee
+
+
+def simulate_traders(policies: list[RandomPolicy], grid: PriceGrid, initial: float, costs: Costs,
+                     fractional: bool = False, trace: list[list[Fill]] | None = None) -> np.ndarray:
+    """Each random trader over the grid's days: its cumulative return at the last close. `trace`, when given,
+    receives each trader's fills (for tests that compare them with the baseline's ledger)."""
+    if not policies:
+        return np.array([], dtype=float)
+    slots = max(p.holdings for p in policies)
+    keys = session_keys(np.array([p.seed & M64 for p in policies], dtype=np.uint64), grid.ordinals)
+    swap_draws = uniforms(keys, SWAP_LANE, slots)  # traders x days x slots
+    chance = np.array([p.swap_probability for p in policies])
+    events = (swap_draws < chance[:, None, None]).any(axis=2)  # a session in which some holding may be swapped
+    returns = np.empty(len(policies))
+    for t, policy in enumerate(policies):
+        fills: list[Fill] | None = [] if trace is not None else None
+        returns[t] = _one_trader(policy, keys[t], swap_draws[t], np.flatnonzero(events[t]), grid, initial, costs,
+                                 fractional, fills)
+        if trace is not None and fills is not None:
+            trace.append(fills)
+    return returns
+
+
+def _one_trader(policy: RandomPolicy, keys: np.ndarray, swap_draws: np.ndarray, event_days: np.ndarray,
+                grid: PriceGrid, initial: float, costs: Costs, fractional: bool, fills: list[Fill] | None) -> float:
+    opens, closes, index = grid.open_rows, grid.close_rows, grid.index
+    buy_at, sell_at = grid.fill_rows(costs.fill, "buy"), grid.fill_rows(costs.fill, "sell")
+    fee_of = costs.fee_of
+    events = event_days.tolist()
+    picks = uniforms(keys[event_days], PICK_LANE, PICKS_AHEAD).tolist() if events else []
+    event_swaps = swap_draws[event_days].tolist() if events else []
+    cash = initial
+    held: dict[str, float] = {}
+    days = len(grid.days)
+    d, e = 0, 0
+    while d < days:
+        if held:  # nothing to decide until a holding draws a swap
+            while e < len(events) and events[e] < d:
+                e += 1
+            if e == len(events):
+                break
+            d = events[e]
+        if e < len(events) and events[e] == d:
+            draws = _BulkDraws(int(keys[d]), event_swaps[e], picks[e])
+        else:
+            draws = _BulkDraws(int(keys[d]), swap_draws[d].tolist(), [])
+        buys, swaps = policy.decide(draws, sorted(held), grid.tradable(d))
+        day_opens, buy_row, sell_row = opens[d], buy_at[d], sell_at[d]
+        if buys:
+            equity = cash + sum(q * closes[d][index[s]] for s, q in held.items())
+            each = equity * policy.exposure / len(buys)
+            for symbol in buys:
+                j = index[symbol]
+                price = buy_row[j]
+                qty = quantity(each, day_opens[j], fractional)  # sized at the quote, as the baseline does
+                fee = fee_of(qty, price)
+                if qty > 0 and qty * price + fee <= cash:
+                    cash -= qty * price + fee
+                    held[symbol] = held.get(symbol, 0.0) + qty
+                    if fills is not None:
+                        fills.append((d, "buy", symbol, qty, price, fee))
+        for old, new in swaps:
+            o, n = index[old], index[new]
+            old_open, new_open = day_opens[o], day_opens[n]
+            if old not in held or old_open != old_open or not old_open:  # no price for the old holding today
+                continue
+            if quantity(held[old] * old_open * PROCEEDS_BUFFER, new_open, fractional) <= 0:
+                continue  # as the baseline: a new symbol dearer than the old holding is not swapped in
+            qty = held.pop(old)
+            price = sell_row[o]
+            fee = fee_of(qty, price)
+            cash += qty * price - fee
+            if fills is not None:
+                fills.append((d, "sell", old, qty, price, fee))
+            buy_price = buy_row[n]
+            value = qty * old_open * PROCEEDS_BUFFER
+            new_qty = quantity(min(value, cash), new_open, fractional)
+            fee = fee_of(new_qty, buy_price)
+            if new_qty > 0 and new_qty * buy_price + fee <= cash:
+                cash -= new_qty * buy_price + fee
+                held[new] = held.get(new, 0.0) + new_qty
+                if fills is not None:
+                    fills.append((d, "buy", new, new_qty, buy_price, fee))
+        d += 1
+    final = cash + sum(q * closes[-1][index[s]] for s, q in held.items())
+    return final / initial - 1.0
 
 
 def simulate(policy: RandomPolicy, grid: PriceGrid, initial: float, costs: Costs, fractional: bool = False) -> float:
     """One random trader over the grid's days; its cumulative return at the last close."""
-    cash = initial
-    held: dict[str, float] = {}
-    # One generator reseeded each session to the state `policy.plan` builds a new one in: the same draws. For an int
-    # seed `random.Random.seed` only checks the type and calls the C seeding, so that is called directly.
-    rng = random.Random()
-    reseed = _random.Random.seed
-    decide = policy.decide
-    base = policy.day_seed(date.fromordinal(1)) - 1
-    never_swaps = policy.swap_probability <= 0.0  # every draw >= 0: once invested, a session changes nothing
-    for opens, closes, ordinal, tradable in zip(grid.opens, grid.closes, grid.ordinals, grid.tradable, strict=True):
-        if held and never_swaps:
-            continue
-        reseed(rng, base + ordinal)
-        buys, swaps = decide(rng, sorted(held), tradable)
-        if buys:
-            equity = cash + sum(q * closes[s] for s, q in held.items())
-            each = equity * policy.exposure / len(buys)
-            for symbol in buys:
-                price = costs.buy(opens[symbol])
-                qty = quantity(each, opens[symbol], fractional)  # sized at the quote, as the baseline does
-                fee = costs.fee_of(qty, price)
-                if qty > 0 and qty * price + fee <= cash:
-                    cash -= qty * price + fee
-                    held[symbol] = held.get(symbol, 0.0) + qty
-        for old, new in swaps:
-            if old not in held or not opens.get(old):
-                continue
-            if quantity(held[old] * opens[old] * PROCEEDS_BUFFER, opens[new], fractional) <= 0:
-                continue  # as the baseline: a new symbol dearer than the old holding is not swapped in
-            qty = held.pop(old)
-            price = costs.sell(opens[old])
-            cash += qty * price - costs.fee_of(qty, price)
-            buy_price = costs.buy(opens[new])
-            value = qty * opens[old] * PROCEEDS_BUFFER
-            new_qty = quantity(min(value, cash), opens[new], fractional)
-            fee = costs.fee_of(new_qty, buy_price)
-            if new_qty > 0 and new_qty * buy_price + fee <= cash:
-                cash -= new_qty * buy_price + fee
-                held[new] = held.get(new, 0.0) + new_qty
-    final = cash + sum(q * grid.closes[-1][s] for s, q in held.items())
-    return final / initial - 1.0
+    return float(simulate_traders([policy], grid, initial, costs, fractional)[0])
 
 
 def matched_policy(seed: int, turnover: float | None, exposure: float | None, days: int) -> RandomPolicy:
@@ -133,18 +311,19 @@ def matched_policy(seed: int, turnover: float | None, exposure: float | None, da
     return RandomPolicy(seed=seed, holdings=DEFAULT_HOLDINGS, turnover=min(per_session, 2.0), exposure=e)
 
 
+def trader_seed(seed: int, label: str, i: int) -> int:
+    """The i-th random trader of a model: the report's seed and the model's label, so adding a model moves nothing."""
+    return (seed * 1_000_033 + zlib.crc32(label.encode("utf-8"))) * 10_007 + i
+
+
 def place_among_random(label: str, model_return: float | None, turnover: float | None, exposure: float | None,
                        grid: PriceGrid, initial: float, costs: Costs, count: int, seed: int) -> NullResult | None:
     """The model's cumulative return placed among `count` random traders matched to its turnover and exposure."""
     if model_return is None or count <= 0 or not grid.days:
         return None
     base = matched_policy(0, turnover, exposure, len(grid.days))
-    label_seed = zlib.crc32(label.encode("utf-8"))
-    returns = np.array([
-        simulate(RandomPolicy(seed=(seed * 1_000_033 + label_seed) * 10_007 + i,
-                              holdings=base.holdings, turnover=base.turnover, exposure=base.exposure),
-                 grid, initial, costs)
-        for i in range(count)
-    ])
+    policies = [RandomPolicy(seed=trader_seed(seed, label, i), holdings=base.holdings, turnover=base.turnover,
+                             exposure=base.exposure) for i in range(count)]
+    returns = simulate_traders(policies, grid, initial, costs)
     beaten = float(np.sum(returns < model_return) + 0.5 * np.sum(returns == model_return)) / count
     return NullResult(returns, beaten, base.turnover, base.exposure, costs.fee is not None)

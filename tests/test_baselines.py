@@ -116,11 +116,11 @@ def test_random_trader_is_seeded_trades_whole_shares_in_the_universe_and_swaps_a
 
 
 def test_the_report_null_replays_the_random_baseline_from_prices_alone(write_config, market, tmp_path):
-    """The in-process random traders make the same decisions as the baseline through the tools."""
+    """A random trader of the report's null makes the baseline's trades (through the MCP tools) fill for fill."""
     from arena.models.random_trader import RandomPolicy
     from reports.equity import Marker
     from reports.notes import Notes
-    from reports.random_null import Costs, PriceGrid, simulate
+    from reports.random_null import Costs, PriceGrid, simulate_traders
 
     records = run_baseline(write_config, market, tmp_path, RANDOM)
     config = load_config(write_config(models=[RANDOM]))
@@ -130,36 +130,59 @@ def test_the_report_null_replays_the_random_baseline_from_prices_alone(write_con
 
     ex = config.execution
     costs = Costs(build_fill_model(ex.slippage_bps), build_fee_model(ex.fee_model, ex.per_share, ex.fee_minimum))
-    simulated = simulate(RandomPolicy(seed=11, holdings=5, turnover=0.4), grid, 10_000.0, costs)
+    trace: list = []
+    simulated = simulate_traders([RandomPolicy(seed=11, holdings=5, turnover=0.4)], grid, 10_000.0, costs,
+                                 trace=trace)[0]
+    ledger = [(r["date"], r["this_action"]["action"], r["this_action"]["symbol"], float(r["this_action"]["amount"]),
+               r["price"], r["fee"]) for r in trades(records)]
+    assert [(days[d].isoformat(), side, s, q, price, fee) for d, side, s, q, price, fee in trace[0]] == ledger
+    assert any(side == "sell" for _d, side, *_ in ledger)  # swaps, not only the first session's buys
     last = records[-1]["positions"]
     final = last["CASH"] + sum(q * market.data.daily[s].bars[market.data.daily[s].index_of_day(END)].close
                                for s, q in last.items() if s != "CASH" and q)
-    assert simulated == pytest.approx(final / 10_000 - 1, abs=1e-5)
+    assert simulated == pytest.approx(final / 10_000 - 1, abs=1e-5)  # the ledger keeps cash in Decimal cents
 
 
-def test_a_reseeded_generator_makes_the_random_traders_draws_of_a_new_one():
-    """The report's null reseeds one generator per session (`decide`); a trader built with `plan` decides the same."""
-    import _random
-    import random as stdlib_random
+def test_the_null_computes_in_bulk_the_draws_the_baseline_makes_one_at_a_time():
+    """`session_keys`/`uniforms` (numpy, every trader and day at once) equal `session_key`/`uniform` exactly."""
+    import numpy as np
 
+    from arena.models.random_trader import (
+        M64,
+        PICK_LANE,
+        SWAP_LANE,
+        RandomPolicy,
+        session_key,
+        session_keys,
+        uniform,
+        uniforms,
+    )
+
+    seeds = [0, 11, 2**63 + 5, (2025 * 1_000_033 + 4_000_000_000) * 10_007 + 99]
+    ordinals = np.arange(date(2020, 1, 2).toordinal(), date(2020, 1, 2).toordinal() + 30)
+    keys = session_keys(np.array([s & M64 for s in seeds], dtype=np.uint64), ordinals)
+    swaps, picks = uniforms(keys, SWAP_LANE, 5), uniforms(keys, PICK_LANE, 3)
+    for i, seed in enumerate(seeds):
+        for d, ordinal in enumerate(ordinals.tolist()):
+            key = session_key(seed, ordinal)
+            assert int(keys[i, d]) == key == RandomPolicy(seed=seed).draws(date.fromordinal(ordinal)).key
+            assert swaps[i, d].tolist() == [uniform(key, SWAP_LANE, k) for k in range(5)]
+            assert picks[i, d].tolist() == [uniform(key, PICK_LANE, j) for j in range(3)]
+    assert 0.0 <= swaps.min() and swaps.max() < 1.0 and abs(float(swaps.mean()) - 0.5) < 0.05
+
+
+def test_a_random_traders_draws_depend_on_its_seed_and_the_day_only():
     from arena.models.random_trader import RandomPolicy
 
     universe = [f"S{i:03d}" for i in range(60)]
-    rng = stdlib_random.Random()
-    for seed, turnover in ((0, 0.0), (11, 0.4), (2025 * 1_000_033 + 7, 1.5)):
-        policy = RandomPolicy(seed=seed, holdings=5, turnover=turnover)
-        held: list[str] = []
-        decisions = 0
-        for day in (date(2020, 1, 2) + timedelta(days=k) for k in range(40)):
-            planned = policy.plan(day, held, universe)
-            rng.seed(policy.day_seed(day))
-            assert policy.decide(rng, sorted(held), universe) == planned
-            _random.Random.seed(rng, policy.day_seed(day))  # the C seeding the null calls directly
-            assert policy.decide(rng, sorted(held), universe) == planned
-            buys, swaps = planned
-            held = sorted(set(held) - {old for old, _ in swaps} | {new for _, new in swaps} | set(buys))
-            decisions += len(buys) + len(swaps)
-        assert decisions >= 5
+    policy = RandomPolicy(seed=7, holdings=5, turnover=1.5)
+    day = date(2021, 3, 4)
+    first = policy.plan(day, [], universe)
+    assert first == policy.plan(day, [], universe) and len(set(first[0])) == 5 and first[1] == []
+    assert first != policy.plan(day + timedelta(days=1), [], universe)
+    assert first != RandomPolicy(seed=8, holdings=5, turnover=1.5).plan(day, [], universe)
+    buys, swaps = policy.plan(day, first[0], universe)
+    assert buys == [] and swaps and all(old in first[0] and new not in first[0] for old, new in swaps)
 
 
 def test_the_null_skips_sessions_of_a_trader_that_never_swaps_without_changing_its_return(write_config, market):
