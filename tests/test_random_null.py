@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 import numpy as np
@@ -12,7 +11,14 @@ from agent_tools.fills import build_fee_model, build_fill_model
 from arena.models.random_trader import PROCEEDS_BUFFER, RandomPolicy, quantity
 from reports.equity import Marker
 from reports.notes import Notes
-from reports.random_null import Costs, PriceGrid, fee_function, fill_prices, place_among_random, simulate_traders
+from reports.random_null import (
+    Costs,
+    PriceGrid,
+    fee_function,
+    fill_prices,
+    place_among_random,
+    simulate_traders,
+)
 
 
 def reference_return(policy: RandomPolicy, grid: PriceGrid, initial: float, costs: Costs, fractional: bool) -> float:
