@@ -131,4 +131,7 @@ async def test_the_thread_that_answers_serve_tools_imports_no_pandas_numpy_opena
     assert not price.is_error
     assert {"mcp", "pydantic", "click"} <= imported["MainThread"]  # the probe sees the main thread's imports
     assert not imported["MainThread"] & {"pandas", "numpy", "pyarrow", "openai", "alpaca", "matplotlib"}
-    assert "pandas" in imported["desk-builder"]  # the market data came in the worker thread
+    loaded = json.loads(log.read_text())
+    # the market data came in the worker thread (a CSV file needs no pandas: bars are parsed with the stdlib)
+    assert "agent_tools.market_data" in loaded["desk-builder"]
+    assert "agent_tools.market_data" not in loaded["MainThread"]
