@@ -110,10 +110,10 @@ class Marker:
                 if bars.days[i] != day:
                     self.notes.add(
                         f"{symbol} has no close on {day} (held by {who}); its last close ({bars.days[i]}, "
-                        f"{bars.bars[i].close:g}) is carried forward there and on any later gap",
+                        f"{bars.close[i]:g}) is carried forward there and on any later gap",
                         key=f"carry:{symbol}",
                     )
-                return bars.bars[i].close
+                return bars.close[i]
         if fallback is not None:
             self.notes.add(f"{symbol} (held by {who}) has no price in {self.data.daily_path.name} by {day}; "
                            f"valued at its last fill price {fallback:g}", key=f"fill:{symbol}")
@@ -127,7 +127,7 @@ class Marker:
         if bars is None:
             return None
         i = bisect.bisect_right(bars.days, day) - 1
-        return bars.bars[i].close if i >= 0 else None
+        return bars.close[i] if i >= 0 else None
 
     def session_price(self, symbol: str, day: date) -> float | None:
         """The price a session at the decision time trades at that day (the replay's own rule: the open of the
@@ -149,7 +149,7 @@ class Marker:
         if bars is None:
             return None
         i = bars.index_of_day(day)
-        return bars.bars[i].open if i is not None else None
+        return bars.open[i] if i is not None else None
 
 
 def base_day_before(day: date, trading_days: list[date], calendar: MarketCalendar) -> date:

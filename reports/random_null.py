@@ -101,14 +101,14 @@ def _prices(universe: list[str], days: list[date], ordinals: np.ndarray, marker:
     closes = np.zeros((len(days), len(universe)))
     for j, symbol in enumerate(universe):
         bars = marker.data.daily.get(symbol)
-        if bars is None or not bars.bars:
+        if bars is None or not len(bars):
             continue
         have = np.fromiter((d.toordinal() for d in bars.days), dtype=np.int64, count=len(bars.days))
         last = np.searchsorted(have, ordinals, side="right") - 1  # the last bar on or before each day
-        bar_closes = np.fromiter((b.close for b in bars.bars), dtype=float, count=len(bars.bars))
+        bar_closes = np.asarray(bars.close, dtype=float)
         closes[:, j] = np.where(last >= 0, bar_closes[np.maximum(last, 0)], 0.0)
         if not marker.data.hourly:  # a session trades at the day's open (Marker.session_price's daily rule)
-            bar_opens = np.fromiter((b.open for b in bars.bars), dtype=float, count=len(bars.bars))
+            bar_opens = np.asarray(bars.open, dtype=float)
             same = (last >= 0) & (have[np.maximum(last, 0)] == ordinals)
             opens[:, j] = np.where(same, bar_opens[np.maximum(last, 0)], np.nan)
     if marker.data.hourly:  # the open of the intraday bar at the decision time: the point-in-time view's rule

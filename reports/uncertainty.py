@@ -126,9 +126,20 @@ def _interval(samples: np.ndarray) -> Interval | None:
 
 
 def resampled_indices(n: int, block: int, reps: int, rng: np.random.Generator) -> np.ndarray:
-    """reps x n day indices drawn by arch's stationary bootstrap (the statistics are then computed all at once)."""
+    """reps x n day indices drawn by arch's stationary bootstrap, filled row by row (no list of rows beside it)."""
     bootstrap = StationaryBootstrap(block, np.zeros(n), seed=rng)
-    return np.stack([bootstrap.update_indices() for _ in range(reps)])
+    index = np.empty((reps, n), dtype=np.int32 if n < 2**31 else np.int64)
+    for row in index:
+        row[:] = bootstrap.update_indices()
+    return index
+
+
+ROWS = 128  # resamples whose statistics are computed together: bounded memory on long windows, the same numbers
+
+
+def _row_chunks(index: np.ndarray):
+    for start in range(0, len(index), ROWS):
+        yield index[start:start + ROWS]
 
 
 def entry_stats(label: str, returns: np.ndarray, qqq: np.ndarray | None, *, reps: int, seed: int,
@@ -140,12 +151,17 @@ def entry_stats(label: str, returns: np.ndarray, qqq: np.ndarray | None, *, reps
         return EntryStats()
     block = block_length(returns)
     index = resampled_indices(n, block, reps, seed_for(seed, label))
-    samples = returns[index]  # reps x n
-    totals = np.prod(1.0 + samples, axis=1) - 1.0
-    excess = samples - per_period_rf
-    sd = np.std(excess, axis=1, ddof=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sharpes = np.where(sd > 1e-12, np.mean(excess, axis=1) / sd * math.sqrt(periods_per_year), np.nan)
+    totals, sharpes = np.empty(len(index)), np.empty(len(index))
+    done = 0
+    for rows in _row_chunks(index):
+        samples = returns[rows]  # rows x n
+        totals[done:done + len(rows)] = np.prod(1.0 + samples, axis=1) - 1.0
+        excess = samples - per_period_rf
+        sd = np.std(excess, axis=1, ddof=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sharpes[done:done + len(rows)] = np.where(sd > 1e-12, np.mean(excess, axis=1) / sd
+                                                      * math.sqrt(periods_per_year), np.nan)
+        done += len(rows)
     cum = _interval(totals)
     annual = None
     if cum is not None and cum.low > -1:
@@ -163,7 +179,8 @@ def paired_p_value(excess: np.ndarray, *, index: np.ndarray) -> float | None:
     if len(excess) < MIN_DAYS or float(np.std(excess)) < 1e-15:
         return None
     observed = float(np.mean(excess))
-    means = np.mean((excess - observed)[index], axis=1)
+    centred = excess - observed
+    means = np.concatenate([np.mean(centred[rows], axis=1) for rows in _row_chunks(index)])
     return float((np.sum(np.abs(means) >= abs(observed)) + 1) / (len(means) + 1))
 
 
@@ -180,7 +197,7 @@ def compare(labels: Sequence[str], returns: np.ndarray, qqq: np.ndarray | None, 
     block = int(np.median([block_length(returns[:, i]) for i in range(len(labels))]))
     result.block = block
     index = resampled_indices(returns.shape[0], block, reps, seed_for(seed, "pairwise", *labels))
-    totals = np.prod(1.0 + returns[index], axis=1) - 1.0  # reps x models
+    totals = np.concatenate([np.prod(1.0 + returns[rows], axis=1) - 1.0 for rows in _row_chunks(index)])  # reps x models
     result.beats = (totals[:, :, None] > totals[:, None, :]).mean(axis=0)
 
     losses = pd.DataFrame(-returns, columns=labels)
