@@ -23,6 +23,7 @@ from agent_tools.price_archive import archives_in
 from arena.config import ArenaConfig
 from reports import ReportError
 from reports.benchmarks import equal_weight_universe, qqq_buy_and_hold
+from reports.beside import beside
 from reports.cutoff import MAY_REMEMBER, CutoffSplit, cutoff_for, split_at
 from reports.equity import Curve, Marker, Trade, base_day_before, ledger_trades, model_curve
 from reports.logs import trade_reasons
@@ -38,7 +39,7 @@ from reports.metrics import (
 )
 from reports.notes import Notes
 from reports.random_null import Costs, NullResult, PriceGrid, place_among_random
-from reports.runs import ModelRun, load_runs
+from reports.runs import ModelRun, find_run_folders, load_models_noted
 from reports.tearsheet import Relative, holdings_over_time, relative_to
 from reports.triggers import TriggerRow, by_trigger
 from reports.uncertainty import Comparison, EntryStats, compare, entry_stats, significance_lines
@@ -400,10 +401,25 @@ def post_cutoff_window(window: list[date], cutoffs: dict[str, date | None], note
     return days
 
 
+def random_nulls(config: ArenaConfig, days: list[date], marker: Marker, models: list[Entry]) -> list[NullResult | None]:
+    """Each model placed among `report.random_traders` random traders matched to it (reports/random_null.py)."""
+    settings, ex = config.report, config.execution
+    grid = PriceGrid(list(config.universe), days, marker)
+    fill = build_fill_model(ex.slippage_bps)
+    fee = build_fee_model(ex.fee_model, ex.per_share, ex.fee_minimum, ex.fee_bps)
+    return [place_among_random(entry.label, entry.perf.cumulative_return, entry.turnover, entry.exposure, grid,
+                               entry.perf.initial_value, Costs(fill, fee if entry.fees_recorded else None),
+                               settings.random_traders, settings.seed)
+            for entry in models]
+
+
 def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes: Notes, details: bool = True) -> None:
     """Intervals, p-values, relative figures, the random null and the cutoff split for every entry; the comparison;
     with `details`, each model's holdings over time (the HTML's chart)."""
     settings, conventions = config.report, report.conventions
+    models = report.models
+    # the random null runs in a second process while the bootstrap runs here
+    nulls = beside(random_nulls, config, report.days, marker, models) if settings.random_traders and models else None
     qqq = report.qqq
     qqq_returns = qqq.returns if qqq is not None else None
     rf, ppy = conventions.per_period_risk_free, conventions.periods_per_year
@@ -422,17 +438,6 @@ def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes
             entry.holdings = holdings_over_time(entry.run, report.days,
                                                 lambda s, d, who=entry.label: marker.close(s, d, who=who))
 
-    models = report.models
-    if settings.random_traders and models:
-        grid = PriceGrid(list(config.universe), report.days, marker)
-        ex = config.execution
-        fill = build_fill_model(ex.slippage_bps)
-        fee = build_fee_model(ex.fee_model, ex.per_share, ex.fee_minimum, ex.fee_bps)
-        for entry in models:
-            costs = Costs(fill, fee if entry.fees_recorded else None)
-            entry.null = place_among_random(entry.label, entry.perf.cumulative_return, entry.turnover, entry.exposure,
-                                            grid, entry.perf.initial_value, costs, settings.random_traders,
-                                            settings.seed)
     if len(models) >= 2:
         frame = pd.concat([m.returns.rename(m.label) for m in models], axis=1)
         if frame.notna().all().all():
@@ -442,6 +447,9 @@ def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes
             included = set(report.comparison.confidence_set)
             for entry in models:
                 entry.in_confidence_set = entry.label in included if report.comparison.beats is not None else None
+    if nulls is not None:
+        for entry, null in zip(models, nulls.result(), strict=True):
+            entry.null = null
     for named, blind in report.blind_pairs:
         if named.perf.cumulative_return is not None and blind.perf.cumulative_return is not None:
             named.blind_gap = blind.blind_gap = named.perf.cumulative_return - blind.perf.cumulative_return
@@ -471,13 +479,23 @@ def build_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: da
     over time) is what only the HTML shows; the other formats leave it out and skip reading the logs."""
     notes = Notes()
     conventions = Conventions(config.report.periods_per_year, config.report.risk_free_rate)
-    model_runs = load_runs(Path(out_dir), [Path(r) for r in runs], notes)
+    folders = find_run_folders(Path(out_dir), [Path(r) for r in runs], notes)
+    loading = beside(load_models_noted, folders)  # the ledgers are read in a second process while prices load
     calendar = MarketCalendar()
     prices = config.path(config.data.daily_prices)
-    archives = archives_in(sorted({r.run_dir for r in model_runs}, key=str))
     hourly = config.path(config.data.hourly_prices) if config.data.hourly_prices else None
-    data = load_market_data(prices, hourly, tuple(config.universe), calendar, extra_daily=archives,
-                            members=config.membership)
+
+    def market(archives: list[Path]):
+        return load_market_data(prices, hourly, tuple(config.universe), calendar, extra_daily=archives,
+                                members=config.membership)
+
+    # No run folder has a live price archive (the usual case): the prices do not depend on which ledgers load.
+    data = market([]) if not archives_in(sorted({d for d, _ in folders}, key=str)) else None
+    model_runs, run_notes = loading.result()
+    notes.update(run_notes)
+    archives = archives_in(sorted({r.run_dir for r in model_runs}, key=str))
+    if data is None:
+        data = market(archives)
     for archive in archives:
         notes.add(f"days after the bundled prices are valued with the live price archive {archive}",
                   key=f"archive:{archive}")

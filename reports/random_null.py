@@ -74,17 +74,22 @@ class PriceGrid:
         tradable = np.isfinite(self.opens) & (self.opens != 0)
         self._tradable_rows = tradable
         self._tradable: dict[bytes, list[str]] = {}
+        self._tradable_on: list[list[str] | None] = [None] * len(self.days)
         self.open_rows: list[list[float]] = self.opens.tolist()
         self.close_rows: list[list[float]] = self.closes.tolist()
         self._fills: dict[tuple[FillModel, str], list[list[float]]] = {}
 
     def tradable(self, d: int) -> list[str]:
         """The symbols with a price to trade at on day index d, in universe order (shared by days alike)."""
+        known = self._tradable_on[d]
+        if known is not None:
+            return known
         row = self._tradable_rows[d]
         key = row.tobytes()
         found = self._tradable.get(key)
         if found is None:
             found = self._tradable[key] = [s for s, ok in zip(self.universe, row.tolist(), strict=True) if ok]
+        self._tradable_on[d] = found
         return found
 
     def fill_rows(self, fill: FillModel, side: str) -> list[list[float]]:
@@ -189,21 +194,22 @@ class Costs:
         return float(self.fill.fill_price("sell", Decimal(str(price))))
 
     def fee_of(self, qty: float, price: float) -> float:
+        return self.fee_function(qty, price)
+
+    @property
+    def fee_function(self) -> Callable[[float, float], float]:
         if self._fee_fn is None:
             self._fee_fn = fee_function(self.fee)
-        return self._fee_fn(qty, price)
+        return self._fee_fn
 
 
 class _BulkDraws:
-    """One session's draws: the swap draws and the first picks from the bulk arrays, later picks one at a time."""
-
-    __slots__ = ("key", "swaps", "picks")
+    """One session's draws from the bulk arrays: `swap` is the row's own item lookup (a trader of the null never
+    holds more than `holdings` symbols, the row's length); picks past the first few are computed one at a time."""
 
     def __init__(self, key: int, swaps: list[float], picks: list[float]):
-        self.key, self.swaps, self.picks = key, swaps, picks
-
-    def swap(self, k: int) -> float:
-        return self.swaps[k] if k < len(self.swaps) else uniform(self.key, SWAP_LANE, k)
+        self.key, self.picks = key, picks
+        self.swap = swaps.__getitem__
 
     def pick(self, j: int) -> float:
         return self.picks[j] if j < len(self.picks) else uniform(self.key, PICK_LANE, j)
@@ -237,8 +243,9 @@ def _one_trader(policy: RandomPolicy, keys: np.ndarray, swap_draws: np.ndarray, 
                 grid: PriceGrid, initial: float, costs: Costs, fractional: bool, fills: list[Fill] | None) -> float:
     opens, closes, index = grid.open_rows, grid.close_rows, grid.index
     buy_at, sell_at = grid.fill_rows(costs.fill, "buy"), grid.fill_rows(costs.fill, "sell")
-    fee_of = costs.fee_of
+    fee_of = costs.fee_function
     events = event_days.tolist()
+    last_event = len(events)
     picks = uniforms(keys[event_days], PICK_LANE, PICKS_AHEAD).tolist() if events else []
     event_swaps = swap_draws[event_days].tolist() if events else []
     cash = initial
@@ -247,12 +254,12 @@ def _one_trader(policy: RandomPolicy, keys: np.ndarray, swap_draws: np.ndarray, 
     d, e = 0, 0
     while d < days:
         if held:  # nothing to decide until a holding draws a swap
-            while e < len(events) and events[e] < d:
+            while e < last_event and events[e] < d:
                 e += 1
-            if e == len(events):
+            if e == last_event:
                 break
             d = events[e]
-        if e < len(events) and events[e] == d:
+        if e < last_event and events[e] == d:
             draws = _BulkDraws(int(keys[d]), event_swaps[e], picks[e])
         else:
             draws = _BulkDraws(int(keys[d]), swap_draws[d].tolist(), [])

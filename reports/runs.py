@@ -128,8 +128,8 @@ def load_model(folder: Path, run_dir: Path, baselines: set[str]) -> ModelRun:
     )
 
 
-def load_runs(out_dir: Path, extra: list[Path], notes: Notes) -> list[ModelRun]:
-    """Every model of the main run folder and of each `--runs` folder, with unique labels.
+def find_run_folders(out_dir: Path, extra: list[Path], notes: Notes) -> list[tuple[Path, list[Path]]]:
+    """The run folders to report on with their model folders: the main run folder, then each `--runs` folder.
 
     A missing main folder is tolerated when `--runs` folders were given (the user may only want those); a missing
     or empty `--runs` folder is an error because the user named it.
@@ -145,7 +145,11 @@ def load_runs(out_dir: Path, extra: list[Path], notes: Notes) -> list[ModelRun]:
         for found, models in expand(Path(run_dir).resolve()):
             if not any(found == seen for seen, _ in folders):
                 folders.append((found, models))
+    return folders
 
+
+def load_models(folders: list[tuple[Path, list[Path]]], notes: Notes) -> list[ModelRun]:
+    """Every model of these folders (ledgers digested, sessions read), with unique labels."""
     loaded: list[ModelRun] = []
     for run_dir, model_dirs in folders:
         baselines = _configured_baselines(run_dir)
@@ -169,3 +173,14 @@ def load_runs(out_dir: Path, extra: list[Path], notes: Notes) -> list[ModelRun]:
                   "open (as AI-Trader filled them) and their holdings are marked at the same closes as ours",
                   key="ai-trader")
     return loaded
+
+
+def load_models_noted(folders: list[tuple[Path, list[Path]]]) -> tuple[list[ModelRun], Notes]:
+    """`load_models` with the notes it makes handed back (for a second process, reports/beside.py)."""
+    notes = Notes()
+    return load_models(folders, notes), notes
+
+
+def load_runs(out_dir: Path, extra: list[Path], notes: Notes) -> list[ModelRun]:
+    """Every model of the main run folder and of each `--runs` folder, with unique labels."""
+    return load_models(find_run_folders(out_dir, extra, notes), notes)

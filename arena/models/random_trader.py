@@ -137,9 +137,10 @@ class RandomPolicy:
         swaps: list[tuple[str, str]] = []
         owned = set(held)
         p = self.swap_probability
+        swap = draws.swap
         j = 0
         for k, symbol in enumerate(held):
-            if draws.swap(k) >= p:
+            if swap(k) >= p:
                 continue
             if len(owned) >= n:
                 break

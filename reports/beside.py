@@ -1,0 +1,85 @@
+"""Work the report does in a second process while the first does something else: reading the ledgers while the
+prices load, the random null while the bootstrap runs. The second process is forked, so it starts with everything
+already imported and loaded and hands back one pickled result.
+
+The work runs inline instead (the same call, at the same point, with the same result) where a second process cannot
+help or is not safe: one core, no `fork` on the platform, other threads running (a fork copies their locks but not
+the threads), or `TRADEARENA_REPORT_INLINE=1` in the environment.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+INLINE_ENV = "TRADEARENA_REPORT_INLINE"
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def can_fork() -> bool:
+    return (os.environ.get(INLINE_ENV, "") in ("", "0") and _cores() > 1 and threading.active_count() == 1
+            and "fork" in multiprocessing.get_all_start_methods())
+
+
+class Pending(Generic[T]):
+    """A result being computed beside the caller; `result()` waits for it (or raises what the work raised)."""
+
+    def __init__(self, fn: Callable[..., T], args: tuple[Any, ...]):
+        self._value: tuple[bool, Any] | None = None
+        self._child = None
+        if not can_fork():
+            self._value = _outcome(fn, args)
+            return
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        self._child = context.Process(target=_work, args=(send, fn, args), daemon=True, name="report-beside")
+        self._child.start()
+        send.close()
+
+    def result(self) -> T:
+        if self._value is None:
+            assert self._child is not None
+            try:
+                self._value = self._receive.recv()
+            except EOFError:
+                self._value = (False, RuntimeError(f"the report's second process died (exit code "
+                                                   f"{self._child.exitcode}); rerun with {INLINE_ENV}=1"))
+            finally:
+                self._receive.close()
+                self._child.join()
+        ok, value = self._value
+        if ok:
+            return value
+        raise value
+
+
+def beside(fn: Callable[..., T], *args: Any) -> Pending[T]:
+    """Start `fn(*args)` in a forked process when that can help, else run it now."""
+    return Pending(fn, args)
+
+
+def _outcome(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[bool, Any]:
+    try:
+        return True, fn(*args)
+    except Exception as exc:  # handed to the caller, raised where it asks for the result
+        return False, exc
+
+
+def _work(send, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    outcome = _outcome(fn, args)
+    try:
+        send.send(outcome)
+    except Exception as exc:  # a result or an error that does not pickle
+        send.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+    finally:
+        send.close()
