@@ -42,7 +42,14 @@ from reports.random_null import Costs, NullResult, PriceGrid, place_among_random
 from reports.runs import ModelRun, find_run_folders, load_models_noted
 from reports.tearsheet import Relative, holdings_over_time, relative_to
 from reports.triggers import TriggerRow, by_trigger
-from reports.uncertainty import Comparison, EntryStats, compare, entry_stats, significance_lines
+from reports.uncertainty import (
+    Comparison,
+    EntryStats,
+    arch_bootstrap,
+    compare,
+    entry_stats,
+    significance_lines,
+)
 
 ROW_KEYS = (
     "rank", "signature", "label", "benchmark", "baseline", "source", "model", "run", "start", "end", "trading_days",
@@ -491,6 +498,7 @@ def build_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: da
 
     # No run folder has a live price archive (the usual case): the prices do not depend on which ledgers load.
     data = market([]) if not archives_in(sorted({d for d, _ in folders}, key=str)) else None
+    arch_bootstrap()  # imported now, while the ledgers are still being read
     model_runs, run_notes = loading.result()
     notes.update(run_notes)
     archives = archives_in(sorted({r.run_dir for r in model_runs}, key=str))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import compress
 from pathlib import Path
 
 from agent_tools.ledger import CASH, TRADE_ACTIONS, LedgerState, cash_flow_of, read_ledger
@@ -67,9 +68,20 @@ class LedgerDigest:
 
 
 def _holdings(positions: dict, previous: dict[str, float]) -> dict[str, float]:
-    """Non-zero quantities as floats; the previous dict when they are the same (most records change one symbol)."""
-    holdings = {str(s): float(q) for s, q in positions.items() if s != CASH and q not in (None, 0)}
-    return previous if holdings == previous else holdings
+    """Non-zero quantities as floats; the previous dict when they are the same (most records change one symbol).
+
+    A ledger line lists every symbol of the universe, so the work per line is done by dict and set operations in C:
+    the non-zero entries, then only those that differ from the previous day's are converted."""
+    nonzero = dict(compress(positions.items(), positions.values()))  # drops 0, 0.0 and None
+    nonzero.pop(CASH, None)
+    if nonzero.keys() != previous.keys():  # bought or sold out: in the ledger's order, as marking sums them
+        return {str(s): float(q) for s, q in nonzero.items()}
+    changed = nonzero.items() - previous.items()
+    if not changed:
+        return previous
+    holdings = dict(previous)
+    holdings.update((s, float(q)) for s, q in changed)
+    return holdings
 
 
 def digest_ledger(path: Path, translate: Callable[[dict], dict] | None = None) -> LedgerDigest:

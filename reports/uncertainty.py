@@ -49,8 +49,13 @@ def _arch_package_on_demand() -> None:
     sys.modules["arch"] = package
 
 
-_arch_package_on_demand()
-from arch.bootstrap import MCS, SPA, StationaryBootstrap, optimal_block_length  # noqa: E402
+def arch_bootstrap():
+    """arch's bootstrap module, imported on first use (0.6 s with scipy.stats): `report` asks for it while a second
+    process reads the ledgers (reports/build.py), and formats or tests that compute no interval never pay for it."""
+    _arch_package_on_demand()
+    import arch.bootstrap
+
+    return arch.bootstrap
 
 CONFIDENCE = 0.95
 MCS_SIZE = 0.10
@@ -108,7 +113,7 @@ def block_length(returns: np.ndarray) -> int:
         return 1
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
-            estimate = float(optimal_block_length(np.asarray(returns, dtype=float))["stationary"].iloc[0])
+            estimate = float(arch_bootstrap().optimal_block_length(np.asarray(returns, dtype=float))["stationary"].iloc[0])
     except (ValueError, ZeroDivisionError, FloatingPointError):
         return 1
     if not math.isfinite(estimate):
@@ -127,7 +132,7 @@ def _interval(samples: np.ndarray) -> Interval | None:
 
 def resampled_indices(n: int, block: int, reps: int, rng: np.random.Generator) -> np.ndarray:
     """reps x n day indices drawn by arch's stationary bootstrap, filled row by row (no list of rows beside it)."""
-    bootstrap = StationaryBootstrap(block, np.zeros(n), seed=rng)
+    bootstrap = arch_bootstrap().StationaryBootstrap(block, np.zeros(n), seed=rng)
     index = np.empty((reps, n), dtype=np.int32 if n < 2**31 else np.int64)
     for row in index:
         row[:] = bootstrap.update_indices()
@@ -208,7 +213,7 @@ def compare(labels: Sequence[str], returns: np.ndarray, qqq: np.ndarray | None, 
     distinct = [c for c in labels if twin_of[c] == c]
     with np.errstate(divide="ignore", invalid="ignore"):
         if len(distinct) >= 2:
-            mcs = MCS(losses[distinct], MCS_SIZE, reps=reps, block_size=block, seed=seed_for(seed, "mcs", *labels))
+            mcs = arch_bootstrap().MCS(losses[distinct], MCS_SIZE, reps=reps, block_size=block, seed=seed_for(seed, "mcs", *labels))
             mcs.compute()
             included = set(mcs.included)
             result.confidence_set = [c for c in labels if twin_of[c] in included]
@@ -217,7 +222,7 @@ def compare(labels: Sequence[str], returns: np.ndarray, qqq: np.ndarray | None, 
         else:
             result.confidence_set = list(labels)
         if qqq is not None and len(qqq) == returns.shape[0]:
-            spa = SPA(-np.asarray(qqq, dtype=float), -returns[:, [labels.index(c) for c in distinct]],
+            spa = arch_bootstrap().SPA(-np.asarray(qqq, dtype=float), -returns[:, [labels.index(c) for c in distinct]],
                       block_size=block, reps=reps, seed=seed_for(seed, "spa", *labels))
             spa.compute()
             value = float(spa.pvalues["consistent"])
