@@ -33,7 +33,7 @@ def close_on_or_before(data: MarketData, symbol: str, day: date) -> float | None
     if series is None:
         return None
     i = bisect.bisect_right(series.days, day) - 1
-    return series.bars[i].close if i >= 0 else None
+    return series.close[i] if i >= 0 else None
 
 
 def value_at_close(state: LedgerState, data: MarketData, day: date) -> Decimal:

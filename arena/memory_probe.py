@@ -104,7 +104,7 @@ def sample_questions(data: MarketData, symbols: list[str], start: date, end: dat
         index = bars.index_of_day(day)
         if index is None:
             continue
-        questions.append(Question(symbol, day, bars.bars[index].close))
+        questions.append(Question(symbol, day, bars.close[index]))
     rng.shuffle(questions)
     return questions
 
