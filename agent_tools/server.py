@@ -36,8 +36,10 @@ class PendingDesk:
     """A desk built in a worker thread while the server already answers `initialize` and `list_tools`.
 
     Its context is known at once (the tools' descriptions come from it); the desk exists only once `build` has
-    returned, so no tool ever sees it half-built. Every tool call waits for it; if building failed, every call gets
-    the build's error as one line.
+    returned, so no tool ever sees it half-built. The server starts the build once it has listed its tools (or at the
+    first tool call): loading sooner would only compete with the protocol answers for the interpreter lock, not
+    finish sooner. Every tool call waits for the desk; if building failed, every call gets the build's error as one
+    line.
     """
 
     def __init__(self, ctx: SessionContext, build: "Callable[[], TradingDesk]"):
@@ -45,13 +47,21 @@ class PendingDesk:
         self._build = build
         self._future: Future[TradingDesk] = Future()
         self._thread = threading.Thread(target=self._run, name="desk-builder")
+        self._start_lock = threading.Lock()
+
+    @property
+    def started(self) -> bool:
+        return self._thread.ident is not None
 
     def start(self) -> None:
-        self._thread.start()
+        """Start the build (once; later calls do nothing)."""
+        with self._start_lock:
+            if not self.started:
+                self._thread.start()
 
     def join(self) -> None:
-        """Wait for the build to end (a ledger's first record is never cut off by the process exiting)."""
-        if self._thread.is_alive():
+        """Wait for a started build to end (a ledger's first record is never cut off by the process exiting)."""
+        if self.started:
             self._thread.join()
 
     def _run(self) -> None:
@@ -63,6 +73,7 @@ class PendingDesk:
             self._future.set_result(desk)
 
     async def wait(self) -> "TradingDesk":
+        self.start()
         failure = await anyio.to_thread.run_sync(self._future.exception)
         if failure is not None:
             raise ToolError(one_line(str(failure)) or type(failure).__name__)
@@ -81,6 +92,12 @@ class ToolServer(MCPServer):
         super().__init__(*args, **kwargs)
         self.desk = desk
         self.pending = pending
+
+    async def list_tools(self) -> Any:
+        tools = await super().list_tools()
+        if self.pending is not None:
+            self.pending.start()  # the client has what it needs to begin: now load the data
+        return tools
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None) -> Any:
         if self.desk is None and self.pending is not None:

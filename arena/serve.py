@@ -4,9 +4,9 @@ Any signature works: one the config names uses that model's limits and cash; any
 
 A replay server answers `initialize` and `list_tools` before its market data is loaded: the tools are described by
 the session context alone, the data (prices, calendar, news) and the desk over it are built in a worker thread
-started as the server starts, and each tool call waits for that desk. A failure to build it (a broken price file, a
-ledger written after `--at`) is one line on stderr and the error of every tool call. `--live` builds its desk first
-(it reconciles with the broker before serving).
+started once the tools are listed (or at the first tool call), and each tool call waits for that desk. A failure to
+build it (a broken price file, a ledger written after `--at`) is one line on stderr and the error of every tool
+call. `--live` builds its desk first (it reconciles with the broker before serving).
 """
 
 from __future__ import annotations
@@ -87,8 +87,7 @@ def serve_stdio(config: ArenaConfig, signature: str, instant: datetime | None, o
         return
     assert instant is not None
     pending = pending_desk(config, session_context(config, settings_for(config, signature), instant, out_dir))
-    server = build_tool_server(pending)
-    pending.start()
+    server = build_tool_server(pending)  # starts building the desk once it has listed its tools
     try:
         server.run()
     finally:

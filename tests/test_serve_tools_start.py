@@ -1,6 +1,6 @@
-"""`serve-tools` answers the protocol before its market data is loaded: `list_tools` needs only the session context,
-each tool call waits for the desk built in a worker thread, a failed build is one line on stderr and in every tool
-call's answer, and the thread that answers the protocol imports no market data stack (pandas)."""
+"""`serve-tools` answers the protocol before its market data is loaded: `list_tools` needs only the session context
+and starts the build of the desk in a worker thread, each tool call waits for that desk, a failed build is one line
+on stderr and in every tool call's answer, and the thread that answers the protocol imports no market data stack."""
 
 from __future__ import annotations
 
@@ -42,19 +42,21 @@ def broken_config(write_config, tmp_path: Path) -> Path:
 
 async def test_tools_are_listed_before_the_desk_exists_and_a_call_waits_for_it(default_config, market, tmp_path):
     ctx = session_context(default_config, settings_for(default_config, "early"), parse_instant(AT), tmp_path)
-    gate = threading.Event()
+    gate, building = threading.Event(), threading.Event()
 
     def build():
+        building.set()
         assert gate.wait(30), "the test never released the build"
         return build_desk(default_config, ctx, market)
 
     pending = PendingDesk(ctx, build)
     server = build_tool_server(pending)
-    pending.start()
     results = []
     try:
         async with Client(server) as client:
-            assert {t.name for t in (await client.list_tools()).tools} == TOOLS  # answered with the build held
+            assert not pending.started  # connected and initialized: nothing loaded yet
+            assert {t.name for t in (await client.list_tools()).tools} == TOOLS
+            assert building.wait(30)  # listing the tools started the build
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(lambda: _call(client, results))
                 await anyio.wait_all_tasks_blocked()  # the call is waiting for the desk
@@ -80,11 +82,10 @@ async def test_a_failed_build_is_one_line_on_stderr_and_the_error_of_every_tool_
     ctx = session_context(config, settings_for(config, "early"), parse_instant(AT), tmp_path)
     pending = pending_desk(config, ctx)
     server = build_tool_server(pending)
-    pending.start()
     async with Client(server) as client:
-        listed = await client.list_tools()
-        price = await client.call_tool("get_price", {"symbols": ["AAPL"]})
+        price = await client.call_tool("get_price", {"symbols": ["AAPL"]})  # a first call starts the build too
         buy = await client.call_tool("buy", {"symbol": "AAPL", "amount": 1})
+        listed = await client.list_tools()
     pending.join()
 
     assert {t.name for t in listed.tools} == TOOLS
