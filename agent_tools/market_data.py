@@ -335,6 +335,7 @@ def _read_rows(path: Path, rows: Iterable[tuple[int, list[Any]]], fmt: str, dail
                      when.isoformat() if daily else when.strftime(fmt))
     if worst is not None:
         _, line, problem, symbol, when = worst
+        symbol = symbol if isinstance(symbol, str) and symbol.strip() else "missing"
         raise MarketDataError(f"{path} line {line}: {problem} (symbol {symbol}, {when}); fix or remove that row")
     return out
 
@@ -362,7 +363,7 @@ def _csv_rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, list[
                 if len(row) < width:
                     row += [""] * (width - len(row))
                 yield reader.line_num, [row[i] for i in where]
-    except (csv.Error, UnicodeDecodeError) as exc:
+    except (csv.Error, UnicodeDecodeError, OSError) as exc:
         raise MarketDataError(f"{path}: not a readable CSV file ({exc})") from None
 
 

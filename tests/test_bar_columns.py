@@ -132,10 +132,19 @@ def test_columns_in_another_order_and_a_byte_order_mark_load_the_same_bars(tmp_p
     assert list(load_market_data(reordered, None, ("AAA",)).daily["AAA"].bars) == list(plain.daily["AAA"].bars)
 
 
+@pytest.mark.parametrize("make", [lambda d: write(d, ""), lambda d: d])
+def test_an_empty_file_or_a_folder_is_one_line_naming_it(tmp_path, make):
+    path = make(tmp_path)
+
+    message = load_error(path)
+
+    assert str(path) in message and "\n" not in message
+
+
 def test_the_first_kind_of_problem_in_the_file_is_reported_wherever_it_is(tmp_path):
     path = write(tmp_path, HEADER, "2025-10-01,AAA,10.00,9.00,9.50,10.50,1000", "2025-10-02,,10.50,11.50,10.00,11.00,1")
 
-    assert "line 3: missing symbol" in load_error(path)
+    assert "line 3: missing symbol (symbol missing, 2025-10-02)" in load_error(path)
 
 
 def test_a_duplicate_is_named_at_its_second_line_even_when_the_rows_are_out_of_order(tmp_path):
