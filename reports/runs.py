@@ -105,10 +105,22 @@ def expand(folder: Path) -> list[tuple[Path, list[Path]]]:
         raise
 
 
+# What the report reads from a session record (build, text, html, triggers); ten years of sessions are kept in
+# memory and handed between processes, so the rest (fingerprints, flags, sampling settings) is left out.
+SESSION_FIELDS = ("session_id", "date", "trigger_time", "trigger", "kind", "status", "model", "baseline", "steps",
+                  "tool_calls", "trades", "rejections", "prompt_tokens", "completion_tokens", "cached_tokens", "cost",
+                  "duration_s", "error")
+
+
+def _slim(session: dict) -> dict:
+    return {k: session[k] for k in SESSION_FIELDS if k in session}
+
+
 def load_model(folder: Path, run_dir: Path, baselines: set[str]) -> ModelRun:
     blind = read_map(run_dir)
     ledger = digest_ledger(folder / LEDGER, (lambda r: to_named_record(r, blind)) if blind is not None else None)
-    sessions = sorted((s for s in latest_by_session(read_session_records(folder)).values() if s.get("kind") != "exit"),
+    sessions = sorted((_slim(s) for s in latest_by_session(read_session_records(folder)).values()
+                       if s.get("kind") != "exit"),
                       key=lambda s: (str(s.get("trigger_time") or s.get("date") or ""), str(s["session_id"])))
     ours = bool(sessions) or ledger.has_session_ids
     signature = folder.name
