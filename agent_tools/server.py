@@ -74,7 +74,9 @@ class PendingDesk:
 
     async def wait(self) -> "TradingDesk":
         self.start()
-        failure = await anyio.to_thread.run_sync(self._future.exception)
+        if not self._future.done():
+            await anyio.to_thread.run_sync(self._future.exception)  # waits, off the event loop
+        failure = self._future.exception()
         if failure is not None:
             raise ToolError(one_line(str(failure)) or type(failure).__name__)
         return self._future.result()
