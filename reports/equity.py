@@ -28,7 +28,7 @@ from reports.notes import Notes
 from reports.runs import ModelRun
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Trade:
     """One fill from a ledger, with what a reader of the report needs (price and fee, the model's reason)."""
 
@@ -164,19 +164,16 @@ def base_day_before(day: date, trading_days: list[date], calendar: MarketCalenda
 def ledger_trades(run: ModelRun, marker: Marker) -> list[Trade]:
     """Every buy and sell in ledger order. AI-Trader records without a price are priced at that day's open."""
     trades = []
-    for record in run.ledger.fills:
-        action = record.get("this_action") or {}
-        side = str(action.get("action", ""))
-        symbol = str(action.get("symbol", ""))
-        day = record_day(record)
-        price = record.get("price", action.get("price"))
+    for fill in run.ledger.fills:
+        symbol = str(fill.symbol)
+        day = parse_day(str(fill.date)[:10])
+        price = fill.price
         if price is None:
             price = marker.open(symbol, day)
         trades.append(Trade(
-            ledger_id=int(record["id"]), day=day, time=record.get("time"), side=side, symbol=symbol,
-            quantity=abs(float(action.get("amount", 0) or 0)), price=float(price) if price is not None else None,
-            fee=float(record.get("fee", 0) or 0), session_id=record.get("session_id"), reason=record.get("reason"),
-            trigger=record.get("trigger"),
+            ledger_id=int(fill.id), day=day, time=fill.time, side=str(fill.side),
+            symbol=symbol, quantity=abs(float(fill.amount or 0)), price=float(price) if price is not None else None,
+            fee=float(fill.fee or 0), session_id=fill.session_id, reason=fill.reason, trigger=fill.trigger,
         ))
     return trades
 

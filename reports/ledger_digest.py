@@ -15,7 +15,22 @@ from pathlib import Path
 from agent_tools.ledger import CASH, TRADE_ACTIONS, LedgerState, cash_flow_of, read_ledger
 from agent_tools.market_calendar import parse_day
 
-FILL_KEYS = ("id", "date", "this_action", "price", "fee", "time", "session_id", "reason", "trigger")
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """A buy or sell as the ledger line has it (values not yet converted: reports/equity.py does that)."""
+
+    id: object
+    date: object
+    side: object
+    symbol: object
+    amount: object
+    price: object  # the line's `price`, else its action's; None for an AI-Trader line without one
+    fee: object
+    time: object
+    session_id: object
+    reason: object
+    trigger: object
 
 
 @dataclass
@@ -33,10 +48,11 @@ class DayEnd:
 class LedgerDigest:
     base: DayEnd | None = None  # the first record's position (the starting account)
     days: list[DayEnd] = field(default_factory=list)
-    fills: list[dict] = field(default_factory=list)  # buys and sells, slimmed to FILL_KEYS
+    fills: list[Fill] = field(default_factory=list)  # buys and sells
     records: int = 0
     last_day: date | None = None
     has_session_ids: bool = False
+    _strings: dict[str, str] = field(default_factory=dict, repr=False)  # one object per repeated text (ids, reasons)
 
     def __call__(self, record: dict, _state: LedgerState | None = None) -> None:
         """Take the next record (a ledger watcher)."""
@@ -59,12 +75,22 @@ class LedgerDigest:
         if action.get("symbol") and price is not None:
             previous.fills[str(action["symbol"])] = float(price)
         if action.get("action") in TRADE_ACTIONS:
-            self.fills.append({k: record[k] for k in FILL_KEYS if k in record})
+            text = self._shared
+            self.fills.append(Fill(record["id"], text(record["date"]), action.get("action", ""),
+                                   text(action.get("symbol", "")), action.get("amount", 0), price, record.get("fee", 0),
+                                   text(record.get("time")), text(record.get("session_id")), text(record.get("reason")),
+                                   record.get("trigger")))
         if record.get("session_id"):
             self.has_session_ids = True
         if self.last_day is None or day > self.last_day:
             self.last_day = day
         self.records += 1
+
+
+    def _shared(self, value: object) -> object:
+        """One object for every copy of a text (a session's id and time, a baseline's reason): less to hold and to
+        hand to another process."""
+        return self._strings.setdefault(value, value) if isinstance(value, str) else value
 
 
 def _holdings(positions: dict, previous: dict[str, float]) -> dict[str, float]:

@@ -17,6 +17,7 @@ where it might not (a value on a rounding tie).
 from __future__ import annotations
 
 import zlib
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -75,9 +76,9 @@ class PriceGrid:
         self._tradable_rows = tradable
         self._tradable: dict[bytes, list[str]] = {}
         self._tradable_on: list[list[str] | None] = [None] * len(self.days)
-        self.open_rows: list[list[float]] = self.opens.tolist()
-        self.close_rows: list[list[float]] = self.closes.tolist()
-        self._fills: dict[tuple[FillModel, str], list[list[float]]] = {}
+        self.open_rows = _rows(self.opens)
+        self.close_rows = _rows(self.closes)
+        self._fills: dict[tuple[FillModel, str], list[array]] = {}
 
     def tradable(self, d: int) -> list[str]:
         """The symbols with a price to trade at on day index d, in universe order (shared by days alike)."""
@@ -92,12 +93,23 @@ class PriceGrid:
         self._tradable_on[d] = found
         return found
 
-    def fill_rows(self, fill: FillModel, side: str) -> list[list[float]]:
+    def fill_rows(self, fill: FillModel, side: str) -> list[array]:
         """Every open's fill price for one side (NaN where there is no open), computed once per fill model."""
         rows = self._fills.get((fill, side))
         if rows is None:
-            rows = self._fills[(fill, side)] = fill_prices(fill, side, self.opens).tolist()
+            rows = self._fills[(fill, side)] = _rows(fill_prices(fill, side, self.opens))
         return rows
+
+
+def _rows(matrix: np.ndarray) -> list[array]:
+    """A days x symbols matrix as one float array per day: item reads as cheap as a list's, a quarter of the memory
+    of a quarter of a million Python floats."""
+    rows = []
+    for row in np.ascontiguousarray(matrix, dtype=np.float64):
+        packed = array("d")
+        packed.frombytes(row.tobytes())
+        rows.append(packed)
+    return rows
 
 
 def _prices(universe: list[str], days: list[date], ordinals: np.ndarray, marker: Marker) -> tuple[np.ndarray,
