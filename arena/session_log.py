@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent_tools.clean_text import clean_data, clean_text
+from agent_tools.clean_text import clean_data, clean_text, may_need_cleaning
 
 SESSIONS_FILE = "sessions.jsonl"
 
@@ -88,7 +88,8 @@ def read_session_records(model_dir: Path) -> list[dict]:
         except json.JSONDecodeError:
             continue
         if isinstance(record, dict) and "session_id" in record:
-            out.append(clean_data(record))
+            # only a line with a \u escape can hold a surrogate or NUL (ten years of sessions are read by `report`)
+            out.append(clean_data(record) if "\\u" in line and may_need_cleaning(line.encode("utf-8")) else record)
     return out
 
 

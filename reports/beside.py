@@ -83,3 +83,22 @@ def _work(send, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         send.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
     finally:
         send.close()
+
+
+class Claims:
+    """Items 0..count-1 shared out between this process and one beside it: one takes from the front, the other from
+    the back, each as it becomes free, so neither waits while the other has several left."""
+
+    def __init__(self, count: int):
+        self._ends = multiprocessing.get_context().Array("i", [0, count])  # [next from the front, one past the back]
+
+    def take(self, from_back: bool = False) -> int | None:
+        with self._ends.get_lock():
+            front, back = self._ends[0], self._ends[1]
+            if front >= back:
+                return None
+            if from_back:
+                self._ends[1] = back - 1
+                return back - 1
+            self._ends[0] = front + 1
+            return front

@@ -23,7 +23,7 @@ from agent_tools.price_archive import archives_in
 from arena.config import ArenaConfig
 from reports import ReportError
 from reports.benchmarks import equal_weight_universe, qqq_buy_and_hold
-from reports.beside import beside
+from reports.beside import Claims, beside
 from reports.cutoff import MAY_REMEMBER, CutoffSplit, cutoff_for, split_at
 from reports.equity import Curve, Marker, Trade, base_day_before, ledger_trades, model_curve
 from reports.logs import trade_reasons
@@ -38,7 +38,7 @@ from reports.metrics import (
     win_rate,
 )
 from reports.notes import Notes
-from reports.random_null import Costs, NullResult, PriceGrid, place_among_random
+from reports.random_null import Costs, NullResult, PriceGrid, matched_policy, place_among_random
 from reports.runs import ModelRun, find_run_folders, load_models_noted
 from reports.tearsheet import Relative, holdings_over_time, relative_to
 from reports.triggers import TriggerRow, by_trigger
@@ -408,16 +408,28 @@ def post_cutoff_window(window: list[date], cutoffs: dict[str, date | None], note
     return days
 
 
-def random_nulls(config: ArenaConfig, days: list[date], marker: Marker, models: list[Entry]) -> list[NullResult | None]:
-    """Each model placed among `report.random_traders` random traders matched to it (reports/random_null.py)."""
+def random_nulls(config: ArenaConfig, days: list[date], marker: Marker, models: list[Entry], claims: Claims,
+                 from_back: bool = False) -> dict[int, NullResult | None]:
+    """The models this process claims, each placed among `report.random_traders` random traders matched to it
+    (reports/random_null.py); `models` in the order they are claimed in."""
     settings, ex = config.report, config.execution
-    grid = PriceGrid(list(config.universe), days, marker)
     fill = build_fill_model(ex.slippage_bps)
     fee = build_fee_model(ex.fee_model, ex.per_share, ex.fee_minimum, ex.fee_bps)
-    return [place_among_random(entry.label, entry.perf.cumulative_return, entry.turnover, entry.exposure, grid,
-                               entry.perf.initial_value, Costs(fill, fee if entry.fees_recorded else None),
-                               settings.random_traders, settings.seed)
-            for entry in models]
+    grid: PriceGrid | None = None
+    done: dict[int, NullResult | None] = {}
+    while (i := claims.take(from_back)) is not None:
+        grid = grid or PriceGrid(list(config.universe), days, marker)
+        entry = models[i]
+        done[i] = place_among_random(entry.label, entry.perf.cumulative_return, entry.turnover, entry.exposure, grid,
+                                     entry.perf.initial_value, Costs(fill, fee if entry.fees_recorded else None),
+                                     settings.random_traders, settings.seed)
+    return done
+
+
+def _null_cost(entry: Entry, days: int) -> float:
+    """How much simulating a model's random traders costs, roughly: the share of sessions with a swap draw."""
+    policy = matched_policy(0, entry.turnover, entry.exposure, days)
+    return 1.0 - (1.0 - policy.swap_probability) ** policy.holdings
 
 
 def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes: Notes, details: bool = True) -> None:
@@ -425,8 +437,11 @@ def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes
     with `details`, each model's holdings over time (the HTML's chart)."""
     settings, conventions = config.report, report.conventions
     models = report.models
-    # the random null runs in a second process while the bootstrap runs here
-    nulls = beside(random_nulls, config, report.days, marker, models) if settings.random_traders and models else None
+    # The random null runs in a second process while the bootstrap runs here; then this process helps with what is
+    # left of it (the second process takes the costliest models first, this one the cheapest).
+    by_cost = sorted(models, key=lambda e: -_null_cost(e, len(report.days)))
+    claims = Claims(len(by_cost) if settings.random_traders else 0)
+    nulls = beside(random_nulls, config, report.days, marker, by_cost, claims)
     qqq = report.qqq
     qqq_returns = qqq.returns if qqq is not None else None
     rf, ppy = conventions.per_period_risk_free, conventions.periods_per_year
@@ -454,9 +469,9 @@ def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes
             included = set(report.comparison.confidence_set)
             for entry in models:
                 entry.in_confidence_set = entry.label in included if report.comparison.beats is not None else None
-    if nulls is not None:
-        for entry, null in zip(models, nulls.result(), strict=True):
-            entry.null = null
+    mine = random_nulls(config, report.days, marker, by_cost, claims, from_back=True)
+    for i, null in {**nulls.result(), **mine}.items():
+        by_cost[i].null = null
     for named, blind in report.blind_pairs:
         if named.perf.cumulative_return is not None and blind.perf.cumulative_return is not None:
             named.blind_gap = blind.blind_gap = named.perf.cumulative_return - blind.perf.cumulative_return

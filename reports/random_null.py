@@ -40,6 +40,7 @@ from arena.models.random_trader import (
 from reports.equity import Marker
 
 DEFAULT_HOLDINGS = 5
+TRADERS_AT_ONCE = 25
 PICKS_AHEAD = 2  # pick draws computed in bulk per session that decides something; later ones one at a time
 
 
@@ -237,17 +238,19 @@ def simulate_traders(policies: list[RandomPolicy], grid: PriceGrid, initial: flo
     if not policies:
         return np.array([], dtype=float)
     slots = max(p.holdings for p in policies)
-    keys = session_keys(np.array([p.seed & M64 for p in policies], dtype=np.uint64), grid.ordinals)
-    swap_draws = uniforms(keys, SWAP_LANE, slots)  # traders x days x slots
-    chance = np.array([p.swap_probability for p in policies])
-    events = (swap_draws < chance[:, None, None]).any(axis=2)  # a session in which some holding may be swapped
     returns = np.empty(len(policies))
-    for t, policy in enumerate(policies):
-        fills: list[Fill] | None = [] if trace is not None else None
-        returns[t] = _one_trader(policy, keys[t], swap_draws[t], np.flatnonzero(events[t]), grid, initial, costs,
-                                 fractional, fills)
-        if trace is not None and fills is not None:
-            trace.append(fills)
+    for first in range(0, len(policies), TRADERS_AT_ONCE):  # the draws of a few traders at a time: bounded memory
+        batch = policies[first:first + TRADERS_AT_ONCE]
+        keys = session_keys(np.array([p.seed & M64 for p in batch], dtype=np.uint64), grid.ordinals)
+        swap_draws = uniforms(keys, SWAP_LANE, slots)  # traders x days x slots
+        chance = np.array([p.swap_probability for p in batch])
+        events = (swap_draws < chance[:, None, None]).any(axis=2)  # a session in which some holding may be swapped
+        for t, policy in enumerate(batch):
+            fills: list[Fill] | None = [] if trace is not None else None
+            returns[first + t] = _one_trader(policy, keys[t], swap_draws[t], np.flatnonzero(events[t]), grid,
+                                             initial, costs, fractional, fills)
+            if trace is not None and fills is not None:
+                trace.append(fills)
     return returns
 
 

@@ -42,3 +42,12 @@ def test_the_report_is_the_same_built_with_a_second_process_or_without(write_con
     inline = build_report(config, real_run(), [], None, None)
     assert inline.rows() == beside_rows
     assert all(e.null is not None for e in inline.models)
+
+
+def test_claims_hand_out_each_item_once_from_either_end():
+    from reports.beside import Claims
+
+    claims = Claims(5)
+    taken = [claims.take(), claims.take(from_back=True), claims.take(), claims.take(from_back=True), claims.take(),
+             claims.take(), claims.take(from_back=True)]
+    assert taken == [0, 4, 1, 3, 2, None, None]
