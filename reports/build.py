@@ -39,7 +39,7 @@ from reports.metrics import (
 )
 from reports.notes import Notes
 from reports.random_null import Costs, NullResult, PriceGrid, matched_policy, place_among_random
-from reports.runs import ModelRun, find_run_folders, load_models_noted
+from reports.runs import ModelRun, find_run_folders, finish_models, load_claimed, model_tasks, task_size
 from reports.tearsheet import Relative, holdings_over_time, relative_to
 from reports.triggers import TriggerRow, by_trigger
 from reports.uncertainty import (
@@ -502,7 +502,12 @@ def build_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: da
     notes = Notes()
     conventions = Conventions(config.report.periods_per_year, config.report.risk_free_rate)
     folders = find_run_folders(Path(out_dir), [Path(r) for r in runs], notes)
-    loading = beside(load_models_noted, folders)  # the ledgers are read in a second process while prices load
+    # The ledgers are read in a second process (the largest first) while this one parses the prices and imports arch,
+    # then this one helps with what is left (the smallest first).
+    tasks = model_tasks(folders)
+    order = sorted(range(len(tasks)), key=lambda k: -task_size(tasks[k]))
+    claims = Claims(len(tasks))
+    loading = beside(load_claimed, tasks, order, claims)
     calendar = MarketCalendar()
     prices = config.path(config.data.daily_prices)
     hourly = config.path(config.data.hourly_prices) if config.data.hourly_prices else None
@@ -514,8 +519,8 @@ def build_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: da
     # No run folder has a live price archive (the usual case): the prices do not depend on which ledgers load.
     data = market([]) if not archives_in(sorted({d for d, _ in folders}, key=str)) else None
     arch_bootstrap()  # imported now, while the ledgers are still being read
-    model_runs, run_notes = loading.result()
-    notes.update(run_notes)
+    mine = load_claimed(tasks, order, claims, from_back=True)
+    model_runs = finish_models(tasks, {**loading.result(), **mine}, notes)
     archives = archives_in(sorted({r.run_dir for r in model_runs}, key=str))
     if data is None:
         data = market(archives)

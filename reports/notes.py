@@ -21,10 +21,5 @@ class Notes:
     def __len__(self) -> int:
         return len(self._messages)
 
-    def update(self, other: Notes) -> None:
-        """Add another collection's notes, in its order, under its keys."""
-        for key, message in other._messages.items():
-            self._messages.setdefault(key, message)
-
     def as_list(self) -> list[str]:
         return list(self._messages.values())

@@ -160,37 +160,72 @@ def find_run_folders(out_dir: Path, extra: list[Path], notes: Notes) -> list[tup
     return folders
 
 
-def load_models(folders: list[tuple[Path, list[Path]]], notes: Notes) -> list[ModelRun]:
-    """Every model of these folders (ledgers digested, sessions read), with unique labels."""
-    loaded: list[ModelRun] = []
+ModelTask = tuple[Path, Path, set[str]]  # a model folder, its run folder, the run's configured baselines
+
+
+def model_tasks(folders: list[tuple[Path, list[Path]]]) -> list[ModelTask]:
+    """Every model folder to load, in report order."""
+    tasks: list[ModelTask] = []
     for run_dir, model_dirs in folders:
         baselines = _configured_baselines(run_dir)
-        for folder in model_dirs:
-            run = load_model(folder, run_dir, baselines)
-            if not run.ledger.records:
-                notes.add(f"skipped {folder}: its ledger is empty (no sessions ran yet)")
-                continue
-            loaded.append(run)
-    if not loaded:
-        names = ", ".join(str(d) for d, _ in folders)
+        tasks += [(folder, run_dir, baselines) for folder in model_dirs]
+    return tasks
+
+
+def task_size(task: ModelTask) -> int:
+    """Bytes to read for a model (its ledger and sessions): what loading it costs, roughly."""
+    folder = task[0]
+    return sum(p.stat().st_size for p in (folder / LEDGER, folder / "sessions.jsonl") if p.is_file())
+
+
+def load_claimed(tasks: list[ModelTask], order: list[int], claims, from_back: bool = False) -> dict[int, object]:
+    """Load the models this process claims (`order[i]` for each claimed i): task index -> its ModelRun, or the error
+    loading it raised (raised by `finish_models` in report order, whichever process met it)."""
+    done: dict[int, object] = {}
+    while (i := claims.take(from_back)) is not None:
+        k = order[i]
+        try:
+            done[k] = load_model(*tasks[k])
+        except Exception as exc:
+            done[k] = exc
+    return done
+
+
+def finish_models(tasks: list[ModelTask], loaded: dict[int, object], notes: Notes) -> list[ModelRun]:
+    """The loaded models in report order, with unique labels; empty ledgers skipped with a note."""
+    runs: list[ModelRun] = []
+    for k, (folder, _run_dir, _baselines) in enumerate(tasks):
+        run = loaded[k]
+        if isinstance(run, Exception):
+            raise run
+        assert isinstance(run, ModelRun)
+        if not run.ledger.records:
+            notes.add(f"skipped {folder}: its ledger is empty (no sessions ran yet)")
+            continue
+        runs.append(run)
+    if not runs:
+        names = ", ".join(str(d) for d in dict.fromkeys(task[1] for task in tasks))
         raise ReportError(f"nothing to report: every ledger in {names} is empty; run some sessions first")
 
     counts: dict[str, int] = {}
-    for run in loaded:
+    for run in runs:
         counts[run.signature] = counts.get(run.signature, 0) + 1
-    for run in loaded:
+    for run in runs:
         run.label = run.signature if counts[run.signature] == 1 and not run.blind else f"{run.signature} [{run.run_dir.name}]"
-    if any(r.source == "ai-trader" for r in loaded):
+    if any(r.source == "ai-trader" for r in runs):
         notes.add("AI-Trader ledgers have no fees, sessions, tokens or logs; their trades are priced at the day's "
                   "open (as AI-Trader filled them) and their holdings are marked at the same closes as ours",
                   key="ai-trader")
-    return loaded
+    return runs
 
 
-def load_models_noted(folders: list[tuple[Path, list[Path]]]) -> tuple[list[ModelRun], Notes]:
-    """`load_models` with the notes it makes handed back (for a second process, reports/beside.py)."""
-    notes = Notes()
-    return load_models(folders, notes), notes
+def load_models(folders: list[tuple[Path, list[Path]]], notes: Notes) -> list[ModelRun]:
+    """Every model of these folders (ledgers digested, sessions read), with unique labels."""
+    tasks = model_tasks(folders)
+    loaded: dict[int, object] = {}
+    for k, task in enumerate(tasks):
+        loaded[k] = load_model(*task)
+    return finish_models(tasks, loaded, notes)
 
 
 def load_runs(out_dir: Path, extra: list[Path], notes: Notes) -> list[ModelRun]:
