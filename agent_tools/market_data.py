@@ -2,7 +2,8 @@
 
 Bars are held as columns per symbol (`SymbolBars`): one float array per price field and one list of shared session
 times, not one object per bar, so ten years of a hundred symbols take about 16 MB, not 180. A `Bar` is made when
-someone reads one. CSV files are parsed with the standard library (no pandas in a replay); fetched Parquet datasets
+someone reads one. CSV files are parsed with the standard library (no pandas in a replay): a plain valid file in bulk
+(`price_csv`), anything else row by row here; fetched Parquet datasets
 go through pandas and pyarrow, imported only then. Loading fails with a message naming the file, the line and the
 symbol; a half-valid price file is never used.
 """
@@ -16,12 +17,13 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from itertools import pairwise
 from pathlib import Path
 from typing import Any, overload
 
 from agent_tools.market_calendar import MARKET_TZ, MarketCalendar, TradingSession, hourly_bar_end
 from agent_tools.parquet_store import Dataset, is_dataset
+from agent_tools.price_csv import SymbolRows as _SymbolRows
+from agent_tools.price_csv import read_price_columns
 from agent_tools.universe import Universe
 
 DAILY_COLUMNS = ("date", "symbol", "open", "high", "low", "close", "volume")
@@ -226,43 +228,6 @@ _MISSING_SYMBOL, _NON_NUMERIC, _NON_POSITIVE, _NEGATIVE_VOLUME, _HIGH, _LOW, _DU
 _NUMERIC_COLUMNS = (*PRICE_COLUMNS, "volume")
 
 
-class _SymbolRows:
-    """One symbol's valid rows of one file, as columns, with the file line of each (for naming duplicates)."""
-
-    __slots__ = ("times", "lines", "open", "high", "low", "close", "volume")
-
-    def __init__(self) -> None:
-        self.times: list[Any] = []
-        self.lines = array("q")
-        self.open, self.high, self.low, self.close, self.volume = (array("d") for _ in range(5))
-
-    def add(self, when: Any, line: int, values: tuple[float, float, float, float, float]) -> None:
-        self.times.append(when)
-        self.lines.append(line)
-        o, h, lo, c, v = values
-        self.open.append(o)
-        self.high.append(h)
-        self.low.append(lo)
-        self.close.append(c)
-        self.volume.append(v)
-
-    def take(self, order: Iterable[int], into: _SymbolRows | None = None) -> _SymbolRows:
-        """These rows at `order`, appended to `into` (default: a new set)."""
-        out = _SymbolRows() if into is None else into
-        for i in order:
-            out.add(self.times[i], self.lines[i], (self.open[i], self.high[i], self.low[i], self.close[i], self.volume[i]))
-        return out
-
-    def sort(self) -> tuple[_SymbolRows, int | None]:
-        """These rows in time order, and the file line of the first repeated time (a duplicate bar), if any."""
-        times = self.times
-        if all(a < b for a, b in pairwise(times)):
-            return self, None
-        order = sorted(range(len(times)), key=times.__getitem__)  # stable: equal times stay in file order
-        repeats = [max(self.lines[i], self.lines[j]) for i, j in pairwise(order) if times[i] == times[j]]
-        return self.take(order), min(repeats) if repeats else None
-
-
 def _number(raw: Any) -> float | None:
     try:
         value = float(raw)
@@ -399,6 +364,9 @@ def _read_daily(path: Path, window: Window | None = None) -> dict[str, _SymbolRo
     if is_dataset(path):
         rows: Iterable[tuple[int, list[Any]]] = _dataset_rows(path, DAILY_COLUMNS, window or Window(()))[0]
     else:
+        fast = read_price_columns(path, DAILY_COLUMNS, DAILY_FORMAT, daily=True)
+        if fast is not None:
+            return fast
         rows = _csv_rows(path, DAILY_COLUMNS)
     return _read_rows(path, rows, DAILY_FORMAT, daily=True)
 
@@ -440,15 +408,14 @@ def load_daily(path: Path, universe: tuple[str, ...], calendar: MarketCalendar,
     rows = {s: r for s, r in sorted(rows.items()) if s in wanted}
     sessions = _sessions(calendar, rows)
     out: dict[str, SymbolBars] = {}
+    opens, closes, days = ({day: getattr(s, name) for day, s in sessions.items()} for name in ("open", "close", "day"))
     for symbol, r in rows.items():
-        chosen = []
-        for day in r.times:
-            session = sessions.get(day)
-            if session is None:
-                raise MarketDataError(f"{path}: {symbol} has a bar on {day}, which is not an NYSE session")
-            chosen.append(session)
-        out[symbol] = SymbolBars(symbol, [s.open for s in chosen], [s.close for s in chosen], [s.day for s in chosen],
-                                 r.open, r.high, r.low, r.close, r.volume)
+        try:
+            starts, ends, on = (list(map(by_day.__getitem__, r.times)) for by_day in (opens, closes, days))
+        except KeyError:
+            day = next(day for day in r.times if day not in sessions)
+            raise MarketDataError(f"{path}: {symbol} has a bar on {day}, which is not an NYSE session") from None
+        out[symbol] = SymbolBars(symbol, starts, ends, on, r.open, r.high, r.low, r.close, r.volume)
     return out
 
 
@@ -462,10 +429,13 @@ def load_hourly(path: Path, universe: tuple[str, ...], calendar: MarketCalendar,
         listed, fetched_minutes = _dataset_rows(path, HOURLY_COLUMNS, window or Window(universe))
         rows: Iterable[tuple[int, list[Any]]] = listed
         minutes = fetched_minutes or minutes
+        read = _read_rows(path, rows, INTRADAY_FORMAT, daily=False)
     else:
-        rows = _csv_rows(path, HOURLY_COLUMNS)
+        fast = read_price_columns(path, HOURLY_COLUMNS, INTRADAY_FORMAT, daily=False)
+        read = fast if fast is not None else _read_rows(path, _csv_rows(path, HOURLY_COLUMNS), INTRADAY_FORMAT,
+                                                        daily=False)
     wanted = set(universe)
-    by_symbol = {s: r for s, r in sorted(_read_rows(path, rows, INTRADAY_FORMAT, daily=False).items()) if s in wanted}
+    by_symbol = {s: r for s, r in sorted(read.items()) if s in wanted}
     sessions = _sessions(calendar, by_symbol)
     out: dict[str, SymbolBars] = {}
     for symbol, r in by_symbol.items():
