@@ -3,7 +3,7 @@ prices load, the random null while the bootstrap runs. The second process is for
 already imported and loaded and hands back one pickled result.
 
 The work runs inline instead (the same call, at the same point, with the same result) where a second process cannot
-help or is not safe: one core, no `fork` on the platform, other threads running (a fork copies their locks but not
+help or is not safe: one core, not Linux, other threads running (a fork copies their locks but not
 the threads), or `TRADEARENA_REPORT_INLINE=1` in the environment.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -27,8 +28,9 @@ def _cores() -> int:
 
 
 def can_fork() -> bool:
+    """Linux only: macOS lists `fork` but system libraries there are not safe to use in a forked child."""
     return (os.environ.get(INLINE_ENV, "") in ("", "0") and _cores() > 1 and threading.active_count() == 1
-            and "fork" in multiprocessing.get_all_start_methods())
+            and sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods())
 
 
 class Pending(Generic[T]):
