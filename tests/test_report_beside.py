@@ -23,6 +23,7 @@ def _refuse(folder: str) -> None:
 
 
 def test_work_beside_runs_in_another_process_and_hands_back_its_result_or_its_error(monkeypatch):
+    monkeypatch.setenv(INLINE_ENV, "0")  # whatever the machine's load
     if not can_fork():
         pytest.skip("one core, no fork or other threads here: the work runs inline")
     pid, doubled = beside(_pid_and, 21).result()
@@ -37,6 +38,7 @@ def test_work_beside_runs_in_another_process_and_hands_back_its_result_or_its_er
 
 def test_the_report_is_the_same_built_with_a_second_process_or_without(write_config, monkeypatch):
     config = load_config(write_config(report={"bootstrap_reps": 100, "random_traders": 20}))
+    monkeypatch.setenv(INLINE_ENV, "0")
     beside_rows = build_report(config, real_run(), [], None, None).rows()
     monkeypatch.setenv(INLINE_ENV, "1")
     inline = build_report(config, real_run(), [], None, None)
