@@ -22,8 +22,8 @@ from typing import Any, overload
 
 from agent_tools.market_calendar import MARKET_TZ, MarketCalendar, TradingSession, hourly_bar_end
 from agent_tools.parquet_store import Dataset, is_dataset
+from agent_tools.price_cache import read_prices
 from agent_tools.price_csv import SymbolRows as _SymbolRows
-from agent_tools.price_csv import read_price_columns
 from agent_tools.universe import Universe
 
 DAILY_COLUMNS = ("date", "symbol", "open", "high", "low", "close", "volume")
@@ -364,7 +364,7 @@ def _read_daily(path: Path, window: Window | None = None) -> dict[str, _SymbolRo
     if is_dataset(path):
         rows: Iterable[tuple[int, list[Any]]] = _dataset_rows(path, DAILY_COLUMNS, window or Window(()))[0]
     else:
-        fast = read_price_columns(path, DAILY_COLUMNS, DAILY_FORMAT, daily=True)
+        fast = read_prices(path, DAILY_COLUMNS, DAILY_FORMAT, daily=True)
         if fast is not None:
             return fast
         rows = _csv_rows(path, DAILY_COLUMNS)
@@ -431,7 +431,7 @@ def load_hourly(path: Path, universe: tuple[str, ...], calendar: MarketCalendar,
         minutes = fetched_minutes or minutes
         read = _read_rows(path, rows, INTRADAY_FORMAT, daily=False)
     else:
-        fast = read_price_columns(path, HOURLY_COLUMNS, INTRADAY_FORMAT, daily=False)
+        fast = read_prices(path, HOURLY_COLUMNS, INTRADAY_FORMAT, daily=False)
         read = fast if fast is not None else _read_rows(path, _csv_rows(path, HOURLY_COLUMNS), INTRADAY_FORMAT,
                                                         daily=False)
     wanted = set(universe)

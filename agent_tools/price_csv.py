@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import io
 import math
 from array import array
 from collections import Counter
@@ -67,13 +68,15 @@ class SymbolRows:
         return self.take(order), min(repeats) if repeats else None
 
 
-def read_price_columns(path: Path, columns: tuple[str, ...], fmt: str, daily: bool) -> dict[str, SymbolRows] | None:
+def read_price_columns(path: Path, columns: tuple[str, ...], fmt: str, daily: bool,
+                       content: bytes | None = None) -> dict[str, SymbolRows] | None:
     """The valid rows of a plain price CSV file grouped by symbol in time order, or None if the careful reader must
-    judge it. `columns` is (time, symbol, open, high, low, close, volume); `fmt` the time format."""
+    judge it. `columns` is (time, symbol, open, high, low, close, volume); `fmt` the time format; `content` the
+    file's bytes if they were read already."""
     collecting = gc.isenabled()
     gc.disable()  # the read makes only acyclic objects: cycle collections would walk its big lists again and again
     try:
-        return _read(path, columns, fmt, daily)
+        return _read(path, columns, fmt, daily, content)
     except (_Fallback, OSError, UnicodeDecodeError, ValueError, OverflowError):
         return None
     finally:
@@ -81,8 +84,9 @@ def read_price_columns(path: Path, columns: tuple[str, ...], fmt: str, daily: bo
             gc.enable()
 
 
-def _blocks(path: Path) -> Iterator[list[str]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+def _blocks(path: Path, content: bytes | None) -> Iterator[list[str]]:
+    source = path.open("rb") if content is None else io.BytesIO(content)
+    with io.TextIOWrapper(source, encoding="utf-8-sig", newline="") as handle:
         while lines := handle.readlines(_BLOCK_CHARS):
             yield lines
 
@@ -113,8 +117,8 @@ def _valid(o: array, h: array, lo: array, c: array, v: array) -> bool:
             and all(map(le, lo, o)) and all(map(le, lo, c)) and min(lo) > 0 and min(v) >= 0)
 
 
-def _read(path: Path, columns: tuple[str, ...], fmt: str, daily: bool) -> dict[str, SymbolRows]:
-    blocks = _blocks(path)
+def _read(path: Path, columns: tuple[str, ...], fmt: str, daily: bool, content: bytes | None) -> dict[str, SymbolRows]:
+    blocks = _blocks(path, content)
     first = next(blocks, None)
     if not first:
         raise _Fallback
