@@ -3,8 +3,8 @@
 Bars are held as columns per symbol (`SymbolBars`): one float array per price field and one list of shared session
 times, not one object per bar, so ten years of a hundred symbols take about 16 MB, not 180. A `Bar` is made when
 someone reads one. CSV files are parsed with the standard library (no pandas in a replay): a plain valid file in bulk
-(`price_csv`), anything else row by row here; fetched Parquet datasets
-go through pandas and pyarrow, imported only then. Loading fails with a message naming the file, the line and the
+(`price_csv`, its columns cached by `price_cache`), anything else row by row here; fetched Parquet datasets go
+through pandas and pyarrow, imported only then. Loading fails with a message naming the file, the line and the
 symbol; a half-valid price file is never used.
 """
 
