@@ -438,16 +438,19 @@ def load_hourly(path: Path, universe: tuple[str, ...], calendar: MarketCalendar,
     by_symbol = {s: r for s, r in sorted(read.items()) if s in wanted}
     sessions = _sessions(calendar, by_symbol)
     out: dict[str, SymbolBars] = {}
+    start_of: dict[datetime, datetime] = {}  # each distinct label placed once; the instants are shared by symbols
+    end_of: dict[datetime, datetime] = {}
+    day_of: dict[datetime, date] = {}
     for symbol, r in by_symbol.items():
-        starts, ends, days = [], [], []
-        for label in r.times:
+        for label in dict.fromkeys(r.times):  # in time order, so the first bad label is the one named
+            if label in start_of:
+                continue
             start = label.replace(tzinfo=MARKET_TZ)
             session = sessions.get(start.date())
             if session is None or not session.contains(start):
                 raise MarketDataError(f"{path}: {symbol} bar labelled {start:%Y-%m-%d %H:%M} is outside NYSE hours")
-            starts.append(start)
-            ends.append(hourly_bar_end(start, session, minutes))
-            days.append(session.day)
+            start_of[label], end_of[label], day_of[label] = start, hourly_bar_end(start, session, minutes), session.day
+        starts, ends, days = (list(map(by_label.__getitem__, r.times)) for by_label in (start_of, end_of, day_of))
         out[symbol] = SymbolBars(symbol, starts, ends, days, r.open, r.high, r.low, r.close, r.volume)
     return out
 
