@@ -33,15 +33,16 @@ def read_prices(path: Path, columns: tuple[str, ...], fmt: str, daily: bool) -> 
     try:
         if path.stat().st_size < MIN_BYTES:
             return read_price_columns(path, columns, fmt, daily)
-        content = path.read_bytes()
+        with path.open("rb") as handle:  # hashed as it is read: the file's bytes are not all held at once
+            rows = load(path, source_key(hashlib.file_digest(handle, "sha256"), columns, fmt), daily)
+        if rows is not None:
+            return rows
+        content = path.read_bytes()  # parsed and keyed from the same bytes, even if the file is being rewritten
     except OSError:
         return None
-    key = source_key(content, columns, fmt)
-    rows = load(path, key, daily)
-    if rows is None:
-        rows = read_price_columns(path, columns, fmt, daily, content)
-        if rows is not None:
-            save(path, key, rows)
+    rows = read_price_columns(path, columns, fmt, daily, content)
+    if rows is not None:
+        save(path, source_key(hashlib.sha256(content), columns, fmt), rows)
     return rows
 
 
@@ -51,23 +52,34 @@ def cache_path(path: Path) -> Path:
     return folder / f"prices-{slot}.bin"
 
 
-def source_key(content: bytes, columns: tuple[str, ...], fmt: str) -> str:
-    """What a cached copy must have been made from: these bytes, read for these columns and time format."""
-    digest = hashlib.sha256(content)
+def source_key(content: Any, columns: tuple[str, ...], fmt: str) -> str:
+    """What a cached copy must have been made from: a file with this SHA-256 (`content`, a hashlib object), read for
+    these columns and time format, by this format of cache on a machine of this byte order."""
+    digest = content.copy()
     digest.update(json.dumps([FORMAT, sys.byteorder, columns, fmt]).encode())
     return digest.hexdigest()
 
 
 def load(path: Path, key: str, daily: bool) -> dict[str, SymbolRows] | None:
-    """The cached columns of `path` if they were made from `key` and are intact, else None."""
+    """The cached columns of `path` if they were made from `key` and are intact, else None. The arrays are read
+    straight from the file (no copy of the whole payload) and hashed as they come."""
     try:
-        data = cache_path(path).read_bytes()
-        head, _, payload = data.partition(b"\n")
-        header = json.loads(head)
-        if header.get("key") != key or hashlib.sha256(payload).hexdigest() != header.get("payload"):
-            return None
-        return _decode(header, memoryview(payload), daily)
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        with cache_path(path).open("rb") as handle:
+            header = json.loads(handle.readline())
+            if header.get("key") != key:
+                return None
+            digest = hashlib.sha256()
+            columns: list[tuple[str, list[array]]] = []
+            for symbol, n in header["symbols"]:
+                blocks = [array(code) for code in ("q", "q", "d", "d", "d", "d", "d")]
+                for block in blocks:
+                    block.fromfile(handle, n)
+                    digest.update(block)
+                columns.append((symbol, blocks))
+            if handle.read(1) or digest.hexdigest() != header["payload"]:
+                return None
+        return _rows(header["times"], columns, daily)
+    except (OSError, EOFError, ValueError, KeyError, TypeError, IndexError):
         return None
 
 
@@ -93,21 +105,12 @@ def save(path: Path, key: str, rows: dict[str, SymbolRows]) -> None:
         pass
 
 
-def _decode(header: dict[str, Any], payload: memoryview, daily: bool) -> dict[str, SymbolRows] | None:
+def _rows(times: list[str], columns: list[tuple[str, list[array]]], daily: bool) -> dict[str, SymbolRows]:
     parse = date.fromisoformat if daily else datetime.fromisoformat
-    distinct = [parse(t) for t in header["times"]]
+    distinct = [parse(t) for t in times]
     out: dict[str, SymbolRows] = {}
-    at = 0
-    for symbol, n in header["symbols"]:
-        blocks = []
-        for code in ("q", "q", "d", "d", "d", "d", "d"):
-            block = array(code)
-            block.frombytes(payload[at:at + 8 * n])
-            if len(block) != n:
-                return None
-            blocks.append(block)
-            at += 8 * n
+    for symbol, (index, lines, o, h, lo, c, v) in columns:
         rows = out[symbol] = SymbolRows()
-        rows.times = list(map(distinct.__getitem__, blocks[0]))
-        rows.lines, rows.open, rows.high, rows.low, rows.close, rows.volume = blocks[1:]
-    return out if at == len(payload) else None
+        rows.times = list(map(distinct.__getitem__, index))
+        rows.lines, rows.open, rows.high, rows.low, rows.close, rows.volume = lines, o, h, lo, c, v
+    return out
