@@ -1,49 +1,77 @@
 """Work the report does in a second process (ledgers while prices load, the null while the bootstrap runs) gives
-what the same work gives inline, errors included."""
+what the same work gives inline, errors included.
+
+The forking cases run in a fresh interpreter: the report forks only when no other thread is alive, and a test process
+may still hold a thread of another test's HTTP server, which would make them run inline and prove nothing."""
 
 from __future__ import annotations
 
-import os
+import subprocess
+import textwrap
 
 import pytest
 
-from arena.config import load_config
-from reports import ReportError
-from reports.beside import INLINE_ENV, beside, can_fork
-from reports.build import build_report
+from reports.beside import INLINE_ENV
+from tests.conftest import PROJECT_DIR, PYTHON, subprocess_env
 from tests.report_support import real_run
 
 
-def _pid_and(value: int) -> tuple[int, int]:
-    return os.getpid(), value * 2
+def _in_fresh_process(code: str, *args: str) -> None:
+    done = subprocess.run([PYTHON, "-c", textwrap.dedent(code), *args], cwd=PROJECT_DIR, capture_output=True,
+                          text=True, timeout=120, env={**subprocess_env(), INLINE_ENV: "0"})
+    if done.returncode == 3:
+        pytest.skip("one core or no fork here: the work runs inline")
+    assert done.returncode == 0, done.stderr
 
 
-def _refuse(folder: str) -> None:
-    raise ReportError(f"{folder}: no such run folder")
-
-
-def test_work_beside_runs_in_another_process_and_hands_back_its_result_or_its_error(monkeypatch):
-    monkeypatch.setenv(INLINE_ENV, "0")  # whatever the machine's load
+CAN_FORK = """
+    import sys
+    from reports.beside import can_fork
     if not can_fork():
-        pytest.skip("one core, no fork or other threads here: the work runs inline")
-    pid, doubled = beside(_pid_and, 21).result()
+        sys.exit(3)
+"""
+
+
+def test_work_beside_runs_in_another_process_and_hands_back_its_result_or_its_error():
+    _in_fresh_process(CAN_FORK + """
+    import os
+    import pytest
+    from reports import ReportError
+    from reports.beside import INLINE_ENV, beside
+
+    def pid_and(value):
+        return os.getpid(), value * 2
+
+    def refuse(folder):
+        raise ReportError(f"{folder}: no such run folder")
+
+    pid, doubled = beside(pid_and, 21).result()
     assert doubled == 42 and pid != os.getpid()
     with pytest.raises(ReportError, match="no such run folder"):
-        beside(_refuse, "/nowhere").result()
-    monkeypatch.setenv(INLINE_ENV, "1")
-    assert beside(_pid_and, 21).result() == (os.getpid(), 42)
+        beside(refuse, "/nowhere").result()
+    os.environ[INLINE_ENV] = "1"
+    assert beside(pid_and, 21).result() == (os.getpid(), 42)
     with pytest.raises(ReportError, match="no such run folder"):
-        beside(_refuse, "/nowhere").result()
+        beside(refuse, "/nowhere").result()
+    """)
 
 
-def test_the_report_is_the_same_built_with_a_second_process_or_without(write_config, monkeypatch):
-    config = load_config(write_config(report={"bootstrap_reps": 100, "random_traders": 20}))
-    monkeypatch.setenv(INLINE_ENV, "0")
-    beside_rows = build_report(config, real_run(), [], None, None).rows()
-    monkeypatch.setenv(INLINE_ENV, "1")
-    inline = build_report(config, real_run(), [], None, None)
+def test_the_report_is_the_same_built_with_a_second_process_or_without(write_config):
+    config = write_config(report={"bootstrap_reps": 100, "random_traders": 20})
+    _in_fresh_process(CAN_FORK + """
+    import os
+    from pathlib import Path
+    from arena.config import load_config
+    from reports.beside import INLINE_ENV
+    from reports.build import build_report
+
+    config, run = load_config(Path(sys.argv[1])), Path(sys.argv[2])
+    beside_rows = build_report(config, run, [], None, None).rows()
+    os.environ[INLINE_ENV] = "1"
+    inline = build_report(config, run, [], None, None)
     assert inline.rows() == beside_rows
     assert all(e.null is not None for e in inline.models)
+    """, str(config), str(real_run()))
 
 
 def test_claims_hand_out_each_item_once_from_either_end():
