@@ -97,12 +97,20 @@ class ExitBook:
     def __init__(self, model_dir: Path, defaults: ExitLevels):
         self.path = Path(model_dir) / "position" / EXITS_FILE
         self.defaults = defaults
-        self._lines: list[dict] | None = None
+        self._lines: list[dict] = []
+        self._read_at: tuple[int, int] | None = None  # (size, mtime) of the file when `_lines` was read
 
     def _read(self) -> list[dict]:
-        if self._lines is None:
+        """The file's changes, re-read only when the file changed: another book over the same file (a session's desk
+        beside the replay's exit watcher) may have appended since."""
+        try:
+            stat = self.path.stat()
+            now: tuple[int, int] | None = (stat.st_size, stat.st_mtime_ns)
+        except FileNotFoundError:
+            now = None
+        if now != self._read_at:
             lines: list[dict] = []
-            if self.path.exists():
+            if now is not None:
                 for text in self.path.read_text(encoding="utf-8").splitlines():
                     try:
                         line = json.loads(text)
@@ -110,7 +118,7 @@ class ExitBook:
                         continue  # a torn last line (a crash mid-write): that change was never confirmed
                     if isinstance(line, dict) and line.get("symbol"):
                         lines.append(line)
-            self._lines = lines
+            self._lines, self._read_at = lines, now
         return self._lines
 
     def levels(self, symbol: str, at: datetime | None = None) -> ExitLevels:
@@ -147,5 +155,4 @@ class ExitBook:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        self._lines = None
         return self.levels(symbol)

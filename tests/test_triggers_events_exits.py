@@ -148,3 +148,15 @@ def test_the_report_shows_each_trigger_type_and_exit_trades_apart(october_10):
     assert sum(v["trades"] for v in row["by_trigger"].values()) == row["trades"]
     text = table_text(report)
     assert "By trigger" in text and "exit:stop_loss" in text and "event:price_move" in text
+
+
+def test_an_exit_book_sees_levels_another_book_over_the_same_file_set_later(tmp_path):
+    """The replay's exit watcher and each session's desk hold their own book over one exits.jsonl."""
+    from agent_tools.exits import ExitBook, ExitLevels
+
+    watcher, desk = ExitBook(tmp_path, ExitLevels()), ExitBook(tmp_path, ExitLevels())
+    assert watcher.levels("QQQ").stop_loss is None
+    desk.set("QQQ", "2025-10-01T10:00:00-04:00", "s@1", stop_loss=0.05)
+    assert watcher.levels("QQQ").stop_loss == 0.05
+    desk.set("QQQ", "2025-10-02T10:00:00-04:00", "s@2", stop_loss=0.10)
+    assert watcher.levels("QQQ").stop_loss == 0.10
