@@ -37,7 +37,7 @@ def exit_id(signature: str, instant: datetime, symbol: str) -> str:
 def _day_bars(series, day: date) -> list[Bar]:
     if series is None:
         return []
-    lo, hi = bisect.bisect_left(series.days, day), bisect.bisect_right(series.days, day)
+    lo, hi = series.day_range(day)
     return series.bars[lo:hi]
 
 
@@ -54,6 +54,7 @@ class ReplayExits:
         self.fee: FeeModel = build_fee_model(ex.fee_model, ex.per_share, ex.fee_minimum, ex.fee_bps)
         self.entries: dict[str, datetime] | None = None  # when each held position was opened (trailing stops)
         self.seen: dict[str, object] = {}
+        self._intraday_days: dict[str, set[date]] = {}  # per symbol: the days its trailing-stop peak reads hourly
         self.logged = {r["session_id"] for r in read_session_records(self.model_dir) if r.get("kind") == "exit"}
         self.booked: list[dict] = []
 
@@ -82,20 +83,20 @@ class ReplayExits:
         return self.entries
 
     def _peak(self, symbol: str, since: datetime, before: datetime) -> Decimal | None:
-        """The highest price of completed bars that started at or after `since` and ended by `before`."""
-        highs = []
+        """The highest price of completed bars that started at or after `since` and ended by `before` (a daily bar
+        only on a day without intraday bars). Read from the bar columns: this runs at every price point of every
+        held symbol with a trailing stop, however long ago the position was opened."""
         series = self.data.hourly.get(symbol)
         daily = self.data.daily.get(symbol)
-        for source in (series, daily):
-            if source is None:
-                continue
-            lo = bisect.bisect_left(source.days, since.date())
-            for bar in source.bars[lo:]:
-                if bar.end > before:
-                    break
-                if bar.start >= since and (source is daily and not _day_bars(series, bar.day)
-                                           or source is series):
-                    highs.append(bar.high)
+        highs: list[float] = []
+        if series is not None:
+            highs += series.high[bisect.bisect_left(series.starts, since):bisect.bisect_right(series.ends, before)]
+        if daily is not None:
+            intraday = self._intraday_days.get(symbol)
+            if intraday is None:
+                intraday = self._intraday_days[symbol] = set(series.days) if series is not None else set()
+            lo, hi = bisect.bisect_left(daily.starts, since), bisect.bisect_right(daily.ends, before)
+            highs += (daily.high[i] for i in range(lo, hi) if daily.days[i] not in intraday)
         return Decimal(str(max(highs))) if highs else None
 
     # -- the check ------------------------------------------------------------------------------------------------

@@ -5,14 +5,17 @@ and a rerun repeats nothing."""
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
 
 from agent_tools.exits import check_bar
+from agent_tools.market_calendar import at_market_time
+from tests.conftest import PROJECT_DIR
 from tests.test_triggers_replay import config_with, ledger, replay, sessions
 
 SLIP = 0.0005  # the default 5 bps
@@ -160,3 +163,24 @@ def test_an_exit_book_sees_levels_another_book_over_the_same_file_set_later(tmp_
     assert watcher.levels("QQQ").stop_loss == 0.05
     desk.set("QQQ", "2025-10-02T10:00:00-04:00", "s@2", stop_loss=0.10)
     assert watcher.levels("QQQ").stop_loss == 0.10
+
+
+def test_a_trailing_stop_sells_at_its_level_below_the_highest_high_since_the_entry(tmp_path):
+    config = config_with(tmp_path, {}, models=scripted([[buy("QQQ", 2)]]), exits={"trailing_stop": 0.01})
+    out = tmp_path / "out"
+    replay(config, out, date(2025, 10, 9), date(2025, 10, 10))
+    records = ledger(out, "s")
+    entry = datetime.fromisoformat(next(r for r in records if r.get("this_action", {}).get("action") == "buy")["time"])
+    first = next(r for r in records if r.get("trigger"))
+    assert (first["this_action"]["action"], first["trigger"]) == ("sell", "trailing_stop")
+    crossed_in = datetime.fromisoformat(first["time"]) - timedelta(hours=1)  # hit inside the bar ending then
+    highs = [float(row["high"]) for row in csv.DictReader((PROJECT_DIR / config.data.hourly_prices).open())
+             if row["symbol"] == "QQQ"
+             and entry <= at_market_time(*_day_and_time(row["timestamp"])) <= crossed_in - timedelta(hours=1)]
+    assert first["level"] == pytest.approx(max(highs) * 0.99, abs=0.006)  # every completed bar since the entry
+    assert first["price"] == pytest.approx(first["level"] * (1 - SLIP), abs=0.01)
+
+
+def _day_and_time(stamp: str) -> tuple[date, time]:
+    moment = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
+    return moment.date(), moment.time()
