@@ -144,3 +144,14 @@ def test_a_stop_loss_sells_through_the_fake_alpaca_without_the_model(alpaca, tmp
     assert alpaca.order_by_client_id(exits[0]["client_order_id"])["side"] == "sell"
     assert [s["trigger"] for s in sessions(out) if s.get("kind") == "exit"] == ["stop_loss"]
     assert any("exit rule sold 1 AAPL" in line for line in scheduler.lines)
+
+
+def test_the_live_trailing_peak_of_a_position_no_longer_held_is_forgotten(write_config, tmp_path: Path):
+    """A sale then a cheaper re-buy must not be judged against the old position's peak."""
+    from arena.config import load_config
+    from arena.live.watch import LiveExits
+
+    exits = LiveExits(load_config(write_config()), str(tmp_path / "out"), None)
+    exits.peaks = {("m", "AAPL"): Decimal("300"), ("m", "MSFT"): Decimal("500"), ("other", "AAPL"): Decimal("290")}
+    exits.forget_sold("m", {"MSFT": Decimal("3")})
+    assert exits.peaks == {("m", "MSFT"): Decimal("500"), ("other", "AAPL"): Decimal("290")}

@@ -5,6 +5,7 @@ run by `run_live(event=...)` exactly once (its id is `<signature>@<poll instant>
 
 from __future__ import annotations
 
+from collections.abc import Container
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -77,7 +78,12 @@ class LiveExits:
         self.models = config.enabled_models(models)
         self.pinned = pinned
         self.calendar = MarketCalendar()
-        self.peaks: dict[tuple[str, str], Decimal] = {}
+        self.peaks: dict[tuple[str, str], Decimal] = {}  # (signature, symbol) -> highest price seen while held
+
+    def forget_sold(self, signature: str, held: Container[str]) -> None:
+        """Drop the trailing-stop peaks of positions no longer held: a later buy starts a new peak from its cost."""
+        for key in [k for k in self.peaks if k[0] == signature and k[1] not in held]:
+            del self.peaks[key]
 
     def poll(self, now: datetime) -> list[dict]:
         session = self.calendar.session_on(now.astimezone(MARKET_TZ).date())
@@ -95,6 +101,7 @@ class LiveExits:
 
     def _model(self, model, book: ExitBook, ledger: PositionLedger, session, now: datetime) -> list[dict]:
         state = ledger.state
+        self.forget_sold(model.signature, state.holdings)
         costs = state.average_costs()
         plan = plan_for(self.config, model)
         instant = now.astimezone(MARKET_TZ).replace(second=0, microsecond=0)
@@ -113,6 +120,7 @@ class LiveExits:
             hit = check_bar(levels.prices(cost, peak), float(price), float(price), float(price))
             if hit is not None:
                 done.append(self._sell(model, plan, ledger, view, session, instant, symbol, hit))
+        self.forget_sold(model.signature, ledger.state.holdings)
         return done
 
     def _sell(self, model, plan, ledger: PositionLedger, view, session, instant: datetime, symbol: str, hit) -> dict:
