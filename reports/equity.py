@@ -88,10 +88,6 @@ def time_weighted(values: list[float], flows: list[float]) -> list[float]:
     return out
 
 
-def record_day(record: dict) -> date:
-    return parse_day(str(record["date"])[:10])
-
-
 class Marker:
     """Prices holdings at a day's close; missing bars are carried forward and said once per symbol."""
 

@@ -25,7 +25,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from agent_tools.fills import FeeModel, FillModel, NoFee, PerShareFee, SlippageFill
+from agent_tools.fills import BPS, CENT, PRICE_TICK, FeeModel, FillModel, NoFee, PerShareFee, SlippageFill
 from arena.models.random_trader import (
     M64,
     PICK_LANE,
@@ -42,6 +42,9 @@ from reports.equity import Marker
 DEFAULT_HOLDINGS = 5
 TRADERS_AT_ONCE = 25
 PICKS_AHEAD = 2  # pick draws computed in bulk per session that decides something; later ones one at a time
+
+TICKS_PER_DOLLAR = float(1 / PRICE_TICK)  # the fill rules' rounding, as the bulk float versions use it
+CENTS_PER_DOLLAR = int(1 / CENT)
 
 
 @dataclass(frozen=True)
@@ -152,8 +155,8 @@ def fill_prices(fill: FillModel, side: str, opens: np.ndarray) -> np.ndarray:
     out = np.full(opens.shape, np.nan)
     have = np.isfinite(opens)
     if isinstance(fill, SlippageFill):
-        factor = 1.0 + (1 if side == "buy" else -1) * float(fill.bps) / 10_000
-        rounded, unsure = _half_up(opens * factor, 10_000)
+        factor = 1.0 + (1 if side == "buy" else -1) * float(fill.bps / BPS)
+        rounded, unsure = _half_up(opens * factor, TICKS_PER_DOLLAR)
         out = np.where(have, rounded, np.nan)
         redo = have & unsure
     else:
@@ -178,7 +181,7 @@ def fee_function(fee: FeeModel | None) -> Callable[[float, float], float]:
         return by_model
     num, den = fee.per_share.as_integer_ratio()  # dollars a share, exactly
     den *= 10_000  # ... a 1/10000 share
-    min_cents, whole = (fee.minimum * 100).as_integer_ratio()
+    min_cents, whole = (fee.minimum / CENT).as_integer_ratio()
     if whole != 1:  # a minimum in fractions of a cent: leave it to the fee model
         return by_model
 
@@ -186,8 +189,8 @@ def fee_function(fee: FeeModel | None) -> Callable[[float, float], float]:
         units = round(qty * 10_000)
         if units <= 0 or units / 10_000 != qty:
             return by_model(qty, price)
-        exact = units * num * 100  # cents x den
-        return max(min_cents, (2 * exact + den) // (2 * den)) / 100
+        exact = units * num * CENTS_PER_DOLLAR  # cents x den
+        return max(min_cents, (2 * exact + den) // (2 * den)) / CENTS_PER_DOLLAR
 
     return per_share
 
@@ -198,22 +201,10 @@ class Costs:
 
     fill: FillModel
     fee: FeeModel | None
-    _fee_fn: Callable[[float, float], float] | None = field(default=None, repr=False)
+    fee_function: Callable[[float, float], float] = field(init=False, repr=False)
 
-    def buy(self, price: float) -> float:
-        return float(self.fill.fill_price("buy", Decimal(str(price))))
-
-    def sell(self, price: float) -> float:
-        return float(self.fill.fill_price("sell", Decimal(str(price))))
-
-    def fee_of(self, qty: float, price: float) -> float:
-        return self.fee_function(qty, price)
-
-    @property
-    def fee_function(self) -> Callable[[float, float], float]:
-        if self._fee_fn is None:
-            self._fee_fn = fee_function(self.fee)
-        return self._fee_fn
+    def __post_init__(self) -> None:
+        self.fee_function = fee_function(self.fee)
 
 
 class _BulkDraws:
