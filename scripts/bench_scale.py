@@ -180,10 +180,12 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
 def session_after(last: date) -> str:
     """10:00 New York time of the session after the data's last day (the long run's next session)."""
-    from agent_tools.market_calendar import MarketCalendar
+    from datetime import time as wall_clock
+
+    from agent_tools.market_calendar import MarketCalendar, at_market_time
 
     next_day = MarketCalendar().trading_days(last, date(last.year + 1, 1, 1))[1]
-    return f"{next_day.isoformat()}T10:00-04:00" if 3 < next_day.month < 11 else f"{next_day.isoformat()}T10:00-05:00"
+    return at_market_time(next_day, wall_clock(10)).isoformat(timespec="minutes")
 
 
 def long_figures(args: argparse.Namespace, tmp: Path, long_cfg: Path, days: list[date], last: date) -> dict[str, Any]:

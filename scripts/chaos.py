@@ -54,6 +54,7 @@ if str(ROOT) not in sys.path:
 from agent_tools.brokers.alpaca import alpaca_client_order_id  # noqa: E402
 from arena.config import DEFAULT_CONFIG  # noqa: E402
 from arena.models.base import FINISH_SIGNAL  # noqa: E402
+from arena.session_log import read_log_events  # noqa: E402
 from tests.fakes.fake_alpaca import FakeAlpaca  # noqa: E402
 from tests.fakes.fake_openai import FakeOpenAI, assistant, tool_call  # noqa: E402
 
@@ -401,17 +402,6 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def read_log(path: Path) -> list[dict]:
-    """A log's events; a line torn by a kill is skipped (logs are forensics, not the record)."""
-    events = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if path.exists() else []:
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return events
-
-
 def action(record: dict) -> str:
     return (record.get("this_action") or {}).get("action") or "open"
 
@@ -535,7 +525,7 @@ def unlogged_trades(name: str, model_dir: Path, figures: Figures) -> None:
         session_id, call_id = order_id.rsplit("#", 1)
         if record["date"] not in logged:
             ids: set[str] = set()
-            for event in read_log(model_dir / "log" / record["date"] / "log.jsonl"):
+            for event in read_log_events(model_dir / "log" / record["date"] / "log.jsonl"):
                 if event.get("type") == "assistant":
                     ids.update(str(c.get("id")) for c in event.get("tool_calls") or [])
                 elif event.get("type") == "tool":
