@@ -324,6 +324,7 @@ class PositionLedger:
         self.watchers: list[Watcher] = list(watchers or [])
         self.trackers: dict[str, Any] = {}  # readers' digests kept up to date by watchers (e.g. the drawdown peak)
         self._offset = 0
+        self._checkpoint_records = 0  # records in the checkpoint this ledger was restored from (0: none usable)
         if read_only:
             self._sync()
         else:
@@ -387,12 +388,12 @@ class PositionLedger:
             state = LedgerState.from_json(saved["state"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError):
             return
-        self.state, self._offset = state, length
+        self.state, self._offset, self._checkpoint_records = state, length, state.records
 
     def _keep_checkpoint(self) -> None:
         """Write a checkpoint when the ledger has grown CHECKPOINT_EVERY records past the last one (best effort,
         written whole then renamed; the ledger stays the only truth and a stale checkpoint is only slower)."""
-        if self.watchers or self.state.records - self._checkpointed() < CHECKPOINT_EVERY:
+        if self.watchers or self.state.records - self._checkpoint_records < CHECKPOINT_EVERY:
             return
         try:
             with self.path.open("rb") as handle:
@@ -404,14 +405,6 @@ class PositionLedger:
             os.replace(scratch, self.checkpoint_path)
         except OSError:
             pass
-
-    def _checkpointed(self) -> int:
-        try:
-            with self.checkpoint_path.open("rb") as handle:
-                head = handle.read(4096)
-            return int(json.loads(head[head.index(b'"records":') + 10:].split(b",")[0]))
-        except (OSError, ValueError):
-            return 0
 
     def _torn(self, handle: Any, size: int) -> None:
         handle.seek(self._offset)

@@ -3,6 +3,7 @@ gives, and holds no records (so a session costs the same on a ten-year ledger as
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import tracemalloc
@@ -194,3 +195,5 @@ def test_a_checkpoint_beside_the_ledger_gives_the_same_state_and_is_rebuilt_when
     path.write_bytes(edited)
     assert PositionLedger(path, universe=SYMBOLS).state == read_ledger(path, watchers=[lambda r, s: None]).state
     assert PositionLedger(path, universe=SYMBOLS).state.first_position[0] == Decimal("90000.0")
+    rewritten = json.loads(checkpoint.read_text())  # a checkpoint that no longer matched is replaced at once
+    assert rewritten["sha256"] == hashlib.sha256(edited[:rewritten["length"]]).hexdigest()
