@@ -108,8 +108,7 @@ class _Sessions:
             tag = version("pandas_market_calendars")
         except PackageNotFoundError:
             return None
-        folder = Path(os.environ.get("TRADEARENA_CACHE") or Path.home() / ".cache" / "tradearena")
-        return folder / f"nyse-sessions-{tag}.json"
+        return cache_folder() / f"nyse-sessions-{tag}.json"
 
     def _from_disk(self, first: int, last: int) -> bool:
         path = self._disk_path()
@@ -207,6 +206,11 @@ class MarketCalendar:
             kind = "early close" if session.early_close else "close"
             return f"market closed: {stamp} is after the {kind} at {session.close.strftime('%H:%M %Z')}"
         return None
+
+
+def cache_folder() -> Path:
+    """Where derived files are kept between runs (the calendar's sessions, parsed price columns)."""
+    return Path(os.environ.get("TRADEARENA_CACHE") or Path.home() / ".cache" / "tradearena")
 
 
 def at_market_time(day: date, clock: time) -> datetime:

@@ -20,6 +20,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from agent_tools.market_calendar import cache_folder
 from agent_tools.price_csv import SymbolRows, read_price_columns
 
 FORMAT = 1
@@ -47,9 +48,8 @@ def read_prices(path: Path, columns: tuple[str, ...], fmt: str, daily: bool) -> 
 
 
 def cache_path(path: Path) -> Path:
-    folder = Path(os.environ.get("TRADEARENA_CACHE") or Path.home() / ".cache" / "tradearena")
     slot = hashlib.sha256(str(path.resolve()).encode("utf-8", "surrogatepass")).hexdigest()[:24]
-    return folder / f"prices-{slot}.bin"
+    return cache_folder() / f"prices-{slot}.bin"
 
 
 def source_key(content: Any, columns: tuple[str, ...], fmt: str) -> str:
