@@ -44,7 +44,9 @@ def _day_bars(series, day: date) -> list[Bar]:
 class ReplayExits:
     """One model's exit rules over one replay."""
 
-    def __init__(self, config: ArenaConfig, model: ModelSettings, data: MarketData, out_dir):
+    def __init__(self, config: ArenaConfig, model: ModelSettings, data: MarketData, out_dir,
+                 recorded: dict[str, dict] | None = None):
+        """`recorded`: the model's sessions.jsonl lines by session id, if the caller has read them already."""
         self.signature = model.signature
         self.model_dir = out_dir / model.signature
         self.data = data
@@ -55,7 +57,8 @@ class ReplayExits:
         self.entries: dict[str, datetime] | None = None  # when each held position was opened (trailing stops)
         self.seen: dict[str, object] = {}
         self._intraday_days: dict[str, set[date]] = {}  # per symbol: the days its trailing-stop peak reads hourly
-        self.logged = {r["session_id"] for r in read_session_records(self.model_dir) if r.get("kind") == "exit"}
+        lines = recorded.values() if recorded is not None else read_session_records(self.model_dir)
+        self.logged = {r["session_id"] for r in lines if r.get("kind") == "exit"}
         self.booked: list[dict] = []
 
     @property

@@ -33,7 +33,7 @@ class ReplayPlanner:
         self.market = market
         self.every_trigger = config.acts_every_trigger(model)
         self.recorded = recorded or {}
-        self.exits = ReplayExits(config, model, market.data, Path(out_dir)) if out_dir is not None else None
+        self.exits = ReplayExits(config, model, market.data, Path(out_dir), recorded) if out_dir is not None else None
         self.events = config.run.events if self.every_trigger else []
         self.model_dir = Path(out_dir) / model.signature if out_dir is not None else None
 
