@@ -21,6 +21,7 @@ from agent_tools.ledger import LedgerState
 from agent_tools.market_calendar import MARKET_TZ
 from agent_tools.news import NewsSource
 from agent_tools.point_in_time import PriceView, ViewError
+from agent_tools.portfolio import equity
 from arena.config import DrawdownRule, NewsRule, PriceMoveRule
 from arena.triggers import Trigger
 
@@ -61,7 +62,7 @@ class EventWatch:
             price = _price(view, symbol)
             if price is not None:
                 self.last_session_prices[symbol] = price
-        self.peak = None if self.peak is None else max(self.peak, _equity(view, state))
+        self.peak = None if self.peak is None else max(self.peak, equity(state, view))
 
     def check(self, view: PriceView, state: LedgerState, since: datetime) -> list[Trigger]:
         found: list[Trigger] = []
@@ -102,7 +103,7 @@ class EventWatch:
         return out
 
     def _drawdown(self, rule: DrawdownRule, view: PriceView, state: LedgerState) -> list[Trigger]:
-        value = _equity(view, state)
+        value = equity(state, view)
         self.peak = value if self.peak is None else max(self.peak, value)
         if self.peak <= 0:
             return []
@@ -126,12 +127,3 @@ class EventWatch:
                     out.append(Trigger(view.instant, f"event:news:{ticker}", key))
         unique: dict[str, Trigger] = {t.why: t for t in out}
         return list(unique.values())
-
-
-def _equity(view: PriceView, state: LedgerState) -> Decimal:
-    total = state.cash
-    for symbol, quantity in state.holdings.items():
-        price = _price(view, symbol)
-        if price is not None:
-            total += quantity * price
-    return total
