@@ -34,6 +34,16 @@ def exit_id(signature: str, instant: datetime, symbol: str) -> str:
     return f"{signature}@{instant.isoformat(timespec='minutes')}#exit:{symbol}"
 
 
+def exit_session_line(session_id: str, signature: str, day: date, at: datetime, mode: str, rule: str, symbol: str,
+                      price: object, level: object) -> dict:
+    """The sessions.jsonl line of an exit sold without the model (replay or live): one trade, no tokens, no cost."""
+    return {"session_id": session_id, "signature": signature, "date": day.isoformat(), "trigger_time": at.isoformat(),
+            "mode": mode, "model": EXIT_MODEL, "baseline": False, "kind": "exit", "trigger": rule,
+            "status": "finished", "steps": 0, "tool_calls": 0, "trades": 1, "rejections": 0, "prompt_tokens": 0,
+            "completion_tokens": 0, "cached_tokens": 0, "cost": 0.0, "symbol": symbol, "price": price,
+            "level": level}
+
+
 def _day_bars(series, day: date) -> list[Bar]:
     if series is None:
         return []
@@ -175,13 +185,9 @@ class ReplayExits:
             return None
         if order_id not in self.logged:
             first = record or outcome["recorded"][0]
-            append_session_record(self.model_dir, {
-                "session_id": order_id, "signature": self.signature, "date": session.day.isoformat(),
-                "trigger_time": point.isoformat(), "mode": "replay", "model": EXIT_MODEL, "baseline": False,
-                "kind": "exit", "trigger": first.get("trigger", hit.rule), "status": "finished", "steps": 0,
-                "tool_calls": 0, "trades": 1, "rejections": 0, "prompt_tokens": 0, "completion_tokens": 0,
-                "cached_tokens": 0, "cost": 0.0, "symbol": symbol, "price": first.get("price"),
-                "level": first.get("level")})
+            append_session_record(self.model_dir, exit_session_line(
+                order_id, self.signature, session.day, point, "replay", first.get("trigger", hit.rule), symbol,
+                first.get("price"), first.get("level")))
             self.logged.add(order_id)
         if record is not None:
             self.booked.append(record)

@@ -126,6 +126,7 @@ class LiveExits:
     def _sell(self, model, plan, ledger: PositionLedger, view, session, instant: datetime, symbol: str, hit) -> dict:
         from agent_tools.brokers.simulated import SimulatedBroker
         from arena.desk_factory import Market, build_desk, session_context
+        from arena.exit_watch import exit_session_line
         from arena.live.accounts import alpaca_broker
         from arena.live.guard import wall_clock
         from arena.session_log import append_session_record
@@ -141,10 +142,7 @@ class LiveExits:
                             f"exit:{symbol}", tags={"trigger": hit.rule, "level": float(hit.level)})
         sid = f"{ctx.session_id}#exit:{symbol}"
         if sid not in {r["session_id"] for r in read_session_records(ctx.model_dir)}:
-            append_session_record(ctx.model_dir, {
-                "session_id": sid, "signature": model.signature, "date": session.day.isoformat(),
-                "trigger_time": instant.isoformat(), "mode": "live", "model": "exit rules", "baseline": False,
-                "kind": "exit", "trigger": hit.rule, "status": "finished", "trades": 1, "prompt_tokens": 0,
-                "completion_tokens": 0, "cached_tokens": 0, "cost": 0.0, "symbol": symbol,
-                "price": result.get("price"), "level": float(hit.level)})
+            append_session_record(ctx.model_dir, exit_session_line(
+                sid, model.signature, session.day, instant, "live", hit.rule, symbol, result.get("price"),
+                float(hit.level)))
         return result
