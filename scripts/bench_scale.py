@@ -2,7 +2,7 @@
 (scripted with 6 trades a session, equal weight, momentum, buy and hold) in one process, its per-session time at
 sessions 100 and 2,500, its peak RSS and that of `report` on it; `buy`/`get_portfolio` p50/p99 on its long ledger,
 in-process and over stdio; start-up of `--help`, `run` and `serve-tools`; 1/10/50 models over 60 days with
-`--workers 1` and the default. Every figure is min/median/max over `--reps` runs (`--heavy-reps` for the replays).
+`--workers 1` and the default. Every figure is min/median/max over `--reps` runs (`--heavy-reps` for the replays and the workers figure).
 
     python scripts/bench_scale.py --json scale.json
     python scripts/bench_scale.py --years 2 --reps 1 --heavy-reps 1     # a quick look
@@ -214,14 +214,15 @@ def long_figures(args: argparse.Namespace, tmp: Path, long_cfg: Path, days: list
         "equal_weight_ms_at_100": spread3(ew100, 2), "equal_weight_ms_at_late": spread3(ew_end, 2),
     }
 
-    say(f"[2/5] report on it x {args.heavy_reps}")
+    report_reps = max(args.reps, args.heavy_reps)  # seconds each: as many as the cheap figures, whatever the replays
+    say(f"[2/5] report on it x {report_reps}")
     rep_walls, rep_rss = [], []
-    for _ in range(args.heavy_reps):
+    for _ in range(report_reps):
         wall, peak = peak_rss(main_py("report", "--config", str(long_cfg), "--out", str(long_out), "--format", "json",
                                       "--output", str(tmp / "report.json")))
         rep_walls.append(wall)
         rep_rss.append(peak)
-    results["report"] = {"wall_s": spread3(rep_walls, 2), "peak_rss_mb": spread3(rep_rss, 0)}
+    results["report"] = {"runs": report_reps, "wall_s": spread3(rep_walls, 2), "peak_rss_mb": spread3(rep_rss, 0)}
 
     say("[3/5] buy and get_portfolio on the long ledger, in-process and over stdio")
     instant = session_after(last)
@@ -286,7 +287,8 @@ def long_lines(r: dict[str, Any], m: Any) -> list[str]:
              f"{m(lr['scripted6_ms_at_late'])}",
              f"  ms per session, equal weight:      at 100 {m(lr['equal_weight_ms_at_100'])}, at {lr['late_session']} "
              f"{m(lr['equal_weight_ms_at_late'])}",
-             f"  report on it: {m(rep['wall_s'], ' s')}, peak RSS {m(rep['peak_rss_mb'], ' MB')}",
+             f"  report on it (x{rep.get('runs', r['heavy_reps'])}): {m(rep['wall_s'], ' s')}, "
+             f"peak RSS {m(rep['peak_rss_mb'], ' MB')}",
              f"  on the long ledger ({tl['calls_each']} calls each), p50/p99 ms: "
              + ", ".join(f"{t} {k} {v['p50']:g}/{v['p99']:g}" for t in ("in_process", "stdio") for k, v in tl[t].items()),
              f"  start-up: --help {m(st['help'], ' s')}; run (1 session) {m(st['run_one_session_bundled'], ' s')}"]
@@ -295,8 +297,8 @@ def long_lines(r: dict[str, Any], m: Any) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--years", type=int, default=10)
-    parser.add_argument("--reps", type=int, default=3, help="runs of each cheap figure (start-up)")
-    parser.add_argument("--heavy-reps", type=int, default=3, help="runs of each replay, report and worker figure")
+    parser.add_argument("--reps", type=int, default=3, help="runs of each cheap figure (start-up, report)")
+    parser.add_argument("--heavy-reps", type=int, default=3, help="runs of each replay and worker figure")
     parser.add_argument("--calls", type=int, default=100, help="buy and get_portfolio calls on the long ledger")
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument("--keep", action="store_true")
