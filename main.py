@@ -53,8 +53,12 @@ def quiet_logging() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def out_dir_for(config: ArenaConfig, out: str | None) -> Path:
-    return Path(out).resolve() if out else config.path(config.run.out_dir)
+def out_dir_for(config: ArenaConfig | None, out: str | None) -> Path:
+    """--out as given, else the config's run.out_dir (a config is needed only then)."""
+    if out:
+        return Path(out).resolve()
+    assert config is not None
+    return config.path(config.run.out_dir)
 
 
 def parse_models(models: str | None) -> list[str] | None:
@@ -254,11 +258,16 @@ def report(config_path: str | None, out: str | None, runs: tuple[str, ...], star
            fmt: str, output: str | None, post_cutoff: bool, wide: bool) -> None:
     """Leaderboard with intervals, significance, a random null and benchmarks; table, csv, json or a tearsheet HTML."""
     from reports.cli import run_report
+    from reports.runs import start_loading
 
+    extra = [Path(r) for r in runs]
+    # With --out the ledgers start loading now, beside the config's and the report's imports (reports/cli.py).
+    loading = start_loading(out_dir_for(None, out), extra) if out else None
     config = load_config(config_path)
-    run_report(config, out_dir_for(config, out), [Path(r) for r in runs], parse_day(start) if start else None,
-               parse_day(end) if end else None, fmt, Path(output) if output else None, post_cutoff=post_cutoff,
-               wide=wide)
+    out_dir = out_dir_for(config, out)
+    run_report(config, out_dir, extra, parse_day(start) if start else None, parse_day(end) if end else None, fmt,
+               Path(output) if output else None, post_cutoff=post_cutoff, wide=wide,
+               loading=loading or start_loading(out_dir, extra))
 
 
 @cli.command("probe-memory")

@@ -10,8 +10,9 @@ result comes from remembering names rather than reading prices.
 It wraps what the tools stand on, the market data (`blind_market_data`) and the news source (`BlindNews`), so the
 point-in-time view, the tools, the risk rules and the end-of-run leaderboard run unchanged on the blind market;
 only `run --blind` in main.py knows.
-The report translates a blind ledger back into real shares and prices (`to_named_record`) and shows the
-named-versus-blind gap when both runs exist. A diagnostic, not the default: anonymizing also loses real signal.
+The report translates a blind ledger back into real shares and prices (`to_named_record`, in arena/blind_map.py
+with the saved map) and shows the named-versus-blind gap when both runs exist. A diagnostic, not the default:
+anonymizing also loses real signal.
 """
 
 from __future__ import annotations
@@ -19,61 +20,19 @@ from __future__ import annotations
 import json
 import random
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
 from agent_tools.market_data import MarketData, SymbolBars
 from agent_tools.news import NewsItem, NewsSource
-from agent_tools.point_in_time import ViewError
 from agent_tools.universe import Universe
+from arena.blind_map import BLIND_FILE, BlindMap
 from arena.config import PROJECT_DIR, ArenaConfig, ConfigError
 from arena.desk_factory import Market
 
-BLIND_FILE = "blind.json"
 NAMES_FILE = PROJECT_DIR / "data" / "reference" / "company_names.json"
 PRICE_KEYS = ("open", "high", "low", "close")
-
-
-@dataclass(frozen=True)
-class BlindMap:
-    """Alias and rebasing factor of every symbol for one blind run (`scale` = 100 / close on the base day)."""
-
-    aliases: dict[str, str]  # real -> alias
-    scale: dict[str, float]  # real -> factor applied to prices
-    base_day: date
-    seed: int
-
-    @property
-    def reals(self) -> dict[str, str]:
-        return {alias: real for real, alias in self.aliases.items()}
-
-    @property
-    def universe(self) -> tuple[str, ...]:
-        return tuple(sorted(self.aliases.values()))
-
-    def real(self, symbol: str) -> str:
-        clean = symbol.strip().upper() if isinstance(symbol, str) else ""
-        if clean not in self.reals:
-            raise ViewError(f"unknown symbol {symbol!r}: in this blind run symbols are aliases such as "
-                            f"{', '.join(self.universe[:3])} ({len(self.aliases)} symbols)")
-        return self.reals[clean]
-
-    def hide(self, text: str) -> str:
-        """A message with every real ticker replaced by its alias."""
-        for real in sorted(self.aliases, key=len, reverse=True):
-            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(real)}(?![A-Za-z0-9])", self.aliases[real], text)
-        return text
-
-    def to_json(self) -> dict:
-        return {"seed": self.seed, "base_day": self.base_day.isoformat(), "aliases": self.aliases,
-                "scale": self.scale}
-
-    @classmethod
-    def from_json(cls, raw: dict) -> BlindMap:
-        return cls({str(k): str(v) for k, v in raw["aliases"].items()},
-                   {str(k): float(v) for k, v in raw["scale"].items()}, date.fromisoformat(raw["base_day"]),
-                   int(raw.get("seed", 0)))
 
 
 def make_map(data: MarketData, universe: list[str], base_day: date, seed: int) -> BlindMap:
@@ -103,14 +62,6 @@ def load_or_create(out_dir: Path, data: MarketData, universe: list[str], base_da
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(blind.to_json(), indent=2) + "\n", encoding="utf-8")
     return blind
-
-
-def read_map(run_dir: Path) -> BlindMap | None:
-    path = Path(run_dir) / BLIND_FILE
-    try:
-        return BlindMap.from_json(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def _rebased(series: SymbolBars, alias: str, scale: float) -> SymbolBars:
@@ -184,26 +135,6 @@ def blind_config(config: ArenaConfig, blind: BlindMap) -> ArenaConfig:
     blinded._membership = {blind.aliases[s]: entry.model_copy(update={"symbol": blind.aliases[s]})  # dates follow
                            for s, entry in config._membership.items() if s in blind.aliases}
     return blinded
-
-
-def to_named_record(record: dict, blind: BlindMap) -> dict:
-    """A blind ledger record in real symbols, shares and prices: q_real = q_alias * scale, p_real = p_alias / scale."""
-    reals = blind.reals
-    out = dict(record)
-    positions = record.get("positions") or {}
-    out["positions"] = {(reals.get(k, k)): (float(v) * blind.scale[reals[k]] if k in reals and v else v)
-                        for k, v in positions.items()}
-    action = dict(record.get("this_action") or {})
-    symbol = action.get("symbol")
-    if symbol in reals:
-        real = reals[symbol]
-        action["symbol"] = real
-        action["amount"] = float(action.get("amount", 0) or 0) * blind.scale[real]
-        if record.get("price") is not None:
-            out["price"] = float(record["price"]) / blind.scale[real]
-    if record.get("this_action") is not None:
-        out["this_action"] = action
-    return out
 
 
 def blind_run(config: ArenaConfig, market: Market, out_dir: Path, first: date) -> tuple[ArenaConfig, Market, Path]:

@@ -221,7 +221,8 @@ def _views(data: MarketData, calendar: MarketCalendar) -> Any:
 
 def audit_run(config: ArenaConfig, data: MarketData, calendar: MarketCalendar, run_dir: Path,
               result: AuditResult) -> None:
-    from arena.blind import blind_market_data, read_map
+    from arena.blind import blind_market_data
+    from arena.blind_map import read_map
 
     blind = read_map(run_dir)
     if blind is not None:

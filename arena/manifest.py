@@ -14,21 +14,25 @@ longer run reads, a model added to the config) are not changes.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import subprocess
 import tempfile
 from datetime import UTC, date, datetime, timedelta
-from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_tools.market_calendar import at_market_time
 from agent_tools.parquet_store import is_dataset
-from arena.config import PROJECT_DIR, ArenaConfig, ConfigError
-from arena.desk_factory import HISTORY_MARGIN, Market, build_desk, session_context
+from arena.errors import ConfigError
 from arena.repeats import repeat_number
+
+if TYPE_CHECKING:
+    from arena.config import ArenaConfig
+    from arena.desk_factory import Market
+
+# arena.config (pydantic) and arena.desk_factory are imported where a run uses them: `report` reads manifests in a
+# process that must start before those imports (reports/runs.py).
 
 MANIFEST = "manifest.json"
 
@@ -52,6 +56,8 @@ def canonical(value: Any) -> str:
 def data_files(config: ArenaConfig, start: date, end: date) -> dict[str, Path]:
     """Every data file the run reads: CSV files whole; of a fetched dataset, the universe's month files in the
     window a replay reads (history margin included)."""
+    from arena.desk_factory import HISTORY_MARGIN
+
     files: dict[str, Path] = {}
     first = start - HISTORY_MARGIN
     months = {f"{d:%Y-%m}" for d in (first + timedelta(days=n) for n in range((end - first).days + 3))}
@@ -74,6 +80,8 @@ def data_files(config: ArenaConfig, start: date, end: date) -> dict[str, Path]:
 
 def git_commit() -> str | None:
     """The project's git commit, or None outside a git checkout (an installed package)."""
+    from arena.config import PROJECT_DIR
+
     if not (PROJECT_DIR / ".git").exists():
         return None
     try:
@@ -86,6 +94,8 @@ def git_commit() -> str | None:
 
 
 def package_version() -> str:
+    from importlib import metadata
+
     try:
         return metadata.version("tradearena")
     except metadata.PackageNotFoundError:
@@ -98,6 +108,7 @@ async def _shown_to_models(config: ArenaConfig, market: Market, day: date) -> di
     from mcp import Client
 
     from agent_tools.server import build_tool_server
+    from arena.desk_factory import build_desk, session_context
     from arena.prompt import system_prompt
     from arena.run_loop import execution_note
     from base_agent import openai_tools
@@ -142,6 +153,8 @@ def config_as_used(config: ArenaConfig) -> dict[str, Any]:
 def run_inputs(config: ArenaConfig, market: Market, start: date, end: date,
                replay_from: Path | None = None) -> dict[str, Any]:
     """The inputs a run's results depend on, each as a hash (see the module's doc)."""
+    import asyncio
+
     shown = asyncio.run(_shown_to_models(config, market, start))
     responses: Any = "provider"
     if replay_from is not None:

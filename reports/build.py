@@ -39,7 +39,7 @@ from reports.metrics import (
 )
 from reports.notes import Notes
 from reports.random_null import Costs, NullResult, PriceGrid, matched_policy, place_among_random
-from reports.runs import ModelRun, find_run_folders, finish_models, load_claimed, model_tasks, task_size
+from reports.runs import Loading, ModelRun, start_loading
 from reports.tearsheet import Relative, holdings_over_time, relative_to
 from reports.triggers import TriggerRow, by_trigger
 from reports.uncertainty import (
@@ -496,18 +496,17 @@ def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes
 
 
 def build_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: date | None, end: date | None,
-                 post_cutoff: bool = False, details: bool = True) -> Report:
+                 post_cutoff: bool = False, details: bool = True, loading: Loading | None = None) -> Report:
     """Everything the report shows, computed once. `details` (the trades' reasons from the session logs, holdings
     over time) is what only the HTML shows; the other formats leave it out and skip reading the logs."""
-    notes = Notes()
-    conventions = Conventions(config.report.periods_per_year, config.report.risk_free_rate)
-    folders = find_run_folders(Path(out_dir), [Path(r) for r in runs], notes)
     # The ledgers are read in a second process (the largest first) while this one parses the prices and imports arch,
-    # then this one helps with what is left (the smallest first).
-    tasks = model_tasks(folders)
-    order = sorted(range(len(tasks)), key=lambda k: -task_size(tasks[k]))
-    claims = Claims(len(tasks))
-    loading = beside(load_claimed, tasks, order, claims)
+    # then this one helps with what is left (the smallest first). `tradearena report` starts that reading before its
+    # own imports and hands it in as `loading`.
+    loading = loading or start_loading(Path(out_dir), [Path(r) for r in runs])
+    notes, folders = loading.notes, loading.folders
+    if loading.error is not None:
+        raise loading.error
+    conventions = Conventions(config.report.periods_per_year, config.report.risk_free_rate)
     calendar = MarketCalendar()
     prices = config.path(config.data.daily_prices)
     hourly = config.path(config.data.hourly_prices) if config.data.hourly_prices else None
@@ -519,8 +518,7 @@ def build_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: da
     # No run folder has a live price archive (the usual case): the prices do not depend on which ledgers load.
     data = market([]) if not archives_in(sorted({d for d, _ in folders}, key=str)) else None
     arch_bootstrap()  # imported now, while the ledgers are still being read
-    mine = load_claimed(tasks, order, claims, from_back=True)
-    model_runs = finish_models(tasks, {**loading.result(), **mine}, notes)
+    model_runs = loading.models()
     archives = archives_in(sorted({r.run_dir for r in model_runs}, key=str))
     if data is None:
         data = market(archives)

@@ -1,23 +1,31 @@
-"""`tradearena report`: build the report once, then print or write it in the chosen format."""
+"""`tradearena report`: build the report once, then print or write it in the chosen format.
+
+The ledgers are the report's longest job, so `start_loading` begins reading them in a second process before this
+process imports pandas, pydantic and arch (reports/runs.py imports none of them); this module imports them only
+inside the functions that use them, so `main.py` can call `start_loading` first.
+"""
 
 from __future__ import annotations
 
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-
-from arena.config import ArenaConfig
 from reports import ReportError
-from reports.build import Report, build_report
-from reports.text import COMPACT_WIDTH, WIDE_WIDTH, render_csv, render_json, render_table, table_text
+from reports.runs import Loading
+
+if TYPE_CHECKING:
+    from arena.config import ArenaConfig
+    from reports.build import Report
 
 FORMATS = ("table", "csv", "json", "html")
 
 
 def render(report: Report, fmt: str, wide: bool = False) -> str:
     """The report as text in one format (table as plain text without colour)."""
+    from reports.text import render_csv, render_json, table_text
+
     if fmt == "table":
         return table_text(report, wide=wide)
     if fmt == "csv":
@@ -42,13 +50,18 @@ def _write(path: Path, text: str) -> None:
 
 
 def run_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: date | None, end: date | None,
-               fmt: str, output: Path | None, *, post_cutoff: bool = False, wide: bool = False) -> None:
-    """Entry point of the `report` command; expected problems raise ReportError (one line, exit 2)."""
+               fmt: str, output: Path | None, *, post_cutoff: bool = False, wide: bool = False,
+               loading: Loading | None = None) -> None:
+    """Entry point of the `report` command; expected problems raise ReportError (one line, exit 2). `loading`: the
+    models of `out_dir` and `runs`, already being loaded (`start_loading`)."""
     if fmt not in FORMATS:
         raise ReportError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if fmt == "html" and output is None and sys.stdout.isatty():
         raise ReportError("--format html writes a file: add --output report.html (or redirect standard output)")
-    report = build_report(config, out_dir, runs, start, end, post_cutoff=post_cutoff, details=fmt == "html")
+    from reports.build import build_report
+
+    report = build_report(config, out_dir, runs, start, end, post_cutoff=post_cutoff, details=fmt == "html",
+                          loading=loading)
     if output is not None:
         _write(Path(output), render(report, fmt, wide))
         for note in report.notes if fmt != "table" else []:
@@ -57,6 +70,10 @@ def run_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: date
               f"{report.start}..{report.end})")
         return
     if fmt == "table":
+        from rich.console import Console
+
+        from reports.text import COMPACT_WIDTH, WIDE_WIDTH, render_table
+
         width = WIDE_WIDTH if wide else (None if sys.stdout.isatty() else COMPACT_WIDTH)
         render_table(report, Console(width=width, highlight=False), wide)
         return

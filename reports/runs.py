@@ -7,21 +7,28 @@ filled at the day's open and paid no fee, and there are no sessions, tokens or l
 
 from __future__ import annotations
 
+import copyreg
+import dataclasses
 import json
+import operator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
 from agent_tools.market_calendar import parse_day
-from arena.blind import BLIND_FILE, read_map, to_named_record
+from arena.blind_map import BLIND_FILE, read_map, to_named_record
 from arena.commands import cli_command
 from arena.manifest import read_manifest
 from arena.repeats import repeat_dirs, repeat_number
 from arena.session_log import latest_by_session, read_session_records
 from reports import ReportError
-from reports.ledger_digest import LedgerDigest, digest_ledger
+from reports.beside import Claims, Pending, beside, gc_paused
+from reports.ledger_digest import Fill, LedgerDigest, digest_ledger
 from reports.notes import Notes
+
+# This module is imported before the report's heavy imports (pandas, pydantic, arch): the process reading the ledgers
+# is forked as the command starts (`start_loading`), so it imports only what reading a run folder takes.
 
 LEDGER = Path("position") / "position.jsonl"
 Source = Literal["tradearena", "ai-trader"]
@@ -57,6 +64,13 @@ class ModelRun:
     def last_day(self) -> date:
         """The last day the model ran: a failed last session writes no ledger line but still counts."""
         return max([*([self.ledger.last_day] if self.ledger.last_day else []), *self._session_days()[-1:]])
+
+
+if dataclasses.is_dataclass(Fill):
+    # A ModelRun is handed from the process that read it to the one that reports it, with every fill of ten years:
+    # pickled as a plain tuple, not by the dataclass's own (slow, Python-level) __getstate__/__setstate__.
+    _fill_fields = operator.attrgetter(*(f.name for f in dataclasses.fields(Fill)))
+    copyreg.pickle(Fill, lambda fill: (Fill, _fill_fields(fill)))
 
 
 def model_folders(folder: Path) -> list[Path]:
@@ -182,12 +196,13 @@ def load_claimed(tasks: list[ModelTask], order: list[int], claims, from_back: bo
     """Load the models this process claims (`order[i]` for each claimed i): task index -> its ModelRun, or the error
     loading it raised (raised by `finish_models` in report order, whichever process met it)."""
     done: dict[int, object] = {}
-    while (i := claims.take(from_back)) is not None:
-        k = order[i]
-        try:
-            done[k] = load_model(*tasks[k])
-        except Exception as exc:
-            done[k] = exc
+    with gc_paused():
+        while (i := claims.take(from_back)) is not None:
+            k = order[i]
+            try:
+                done[k] = load_model(*tasks[k])
+            except Exception as exc:
+                done[k] = exc
     return done
 
 
@@ -217,6 +232,42 @@ def finish_models(tasks: list[ModelTask], loaded: dict[int, object], notes: Note
                   "open (as AI-Trader filled them) and their holdings are marked at the same closes as ours",
                   key="ai-trader")
     return runs
+
+
+@dataclass
+class Loading:
+    """The models of the report's run folders, being loaded since the command started: the largest ledgers in a
+    second process (reports/beside.py), while this one imports and loads what the report needs; `models()` then
+    loads what is left here (the smallest first) and waits for the rest. A problem finding the folders is raised by
+    `models()`, at the point where the report would have met it without the early start."""
+
+    notes: Notes
+    folders: list[tuple[Path, list[Path]]]
+    error: Exception | None = None
+    tasks: list[ModelTask] = field(default_factory=list)
+    order: list[int] = field(default_factory=list)
+    claims: Claims | None = None
+    pending: Pending[dict[int, object]] | None = None
+
+    def models(self) -> list[ModelRun]:
+        if self.error is not None:
+            raise self.error
+        assert self.claims is not None and self.pending is not None
+        mine = load_claimed(self.tasks, self.order, self.claims, from_back=True)
+        return finish_models(self.tasks, {**self.pending.result(), **mine}, self.notes)
+
+
+def start_loading(out_dir: Path, extra: list[Path]) -> Loading:
+    """Find the run folders and start loading their models beside this process (see Loading)."""
+    notes = Notes()
+    try:
+        folders = find_run_folders(Path(out_dir), [Path(r) for r in extra], notes)
+    except Exception as exc:  # raised by Loading.models(), after the config and the format are checked
+        return Loading(notes, [], exc)
+    tasks = model_tasks(folders)
+    order = sorted(range(len(tasks)), key=lambda k: -task_size(tasks[k]))
+    claims = Claims(len(tasks))
+    return Loading(notes, folders, None, tasks, order, claims, beside(load_claimed, tasks, order, claims))
 
 
 def load_models(folders: list[tuple[Path, list[Path]]], notes: Notes) -> list[ModelRun]:

@@ -6,6 +6,7 @@ may still hold a thread of another test's HTTP server, which would make them run
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import textwrap
 
@@ -81,3 +82,70 @@ def test_claims_hand_out_each_item_once_from_either_end():
     taken = [claims.take(), claims.take(from_back=True), claims.take(), claims.take(from_back=True), claims.take(),
              claims.take(), claims.take(from_back=True)]
     assert taken == [0, 4, 1, 3, 2, None, None]
+
+
+HEAVY = ("pandas", "numpy", "pydantic", "arch", "scipy")
+
+
+def test_the_ledgers_start_loading_before_the_heavy_imports_and_give_the_same_report_forked_or_inline(write_config):
+    config = write_config(report={"bootstrap_reps": 100, "random_traders": 20})
+    _in_fresh_process(CAN_FORK + f"""
+    import os
+    from pathlib import Path
+    from reports.runs import start_loading
+
+    run = Path(sys.argv[2])
+    loading = start_loading(run, [])
+    assert loading.pending.forked
+    assert not [m for m in sys.modules if m.split(".")[0] in {HEAVY!r}], "reading forked after a heavy import"
+    from arena.config import load_config
+    from reports.beside import INLINE_ENV
+    from reports.build import build_report
+
+    config = load_config(Path(sys.argv[1]))
+    early = build_report(config, run, [], None, None, loading=loading)
+    os.environ[INLINE_ENV] = "1"
+    inline = build_report(config, run, [], None, None)
+    assert early.rows() == inline.rows() and early.notes == inline.notes
+    """, str(config), str(real_run()))
+
+
+@pytest.mark.parametrize("inline", ["0", "1"])
+def test_a_ledger_the_early_reader_cannot_read_is_one_line_on_stderr(tmp_path, inline):
+    run = tmp_path / "run"
+    shutil.copytree(real_run(), run)
+    largest = max(run.glob("*/position/position.jsonl"), key=lambda p: p.stat().st_size)  # read beside, first
+    lines = largest.read_text(encoding="utf-8").splitlines(keepends=True)
+    largest.write_text("".join([*lines[:2], '{"id": 3, "date": bad\n', *lines[3:]]), encoding="utf-8")
+    done = subprocess.run([PYTHON, "main.py", "report", "--out", str(run), "--format", "json"], cwd=PROJECT_DIR,
+                          capture_output=True, text=True, timeout=120, env={**subprocess_env(), INLINE_ENV: inline})
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == f"error: {largest} line 3: not valid JSON; fix or remove that line\n"
+
+
+def test_a_bad_config_is_reported_before_a_missing_run_folder_the_early_reader_met(tmp_path):
+    from click.testing import CliRunner
+
+    from main import cli
+
+    bad = tmp_path / "config.json"
+    bad.write_text("{not json", encoding="utf-8")
+    missing = tmp_path / "nowhere"
+    done = CliRunner().invoke(cli, ["report", "--config", str(bad), "--out", str(missing)])
+    assert done.exit_code == 2 and "not valid JSON" in done.output and "nowhere" not in done.output
+    done = CliRunner().invoke(cli, ["report", "--out", str(missing)])
+    assert done.exit_code == 2 and f"{missing}: no such run folder" in done.output
+
+
+def test_a_loaded_model_crosses_to_the_other_process_unchanged():
+    import pickle
+
+    from reports.notes import Notes
+    from reports.runs import find_run_folders, load_model, model_tasks
+
+    task = max(model_tasks(find_run_folders(real_run(), [], Notes())), key=lambda t: len(t[0].name))
+    loaded = load_model(*task)
+    assert loaded.ledger.fills, "a model with trades"
+    again = pickle.loads(pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL))
+    assert again.ledger.fills == loaded.ledger.fills and type(again.ledger.fills[0]) is type(loaded.ledger.fills[0])
+    assert again.ledger.days == loaded.ledger.days and again.sessions == loaded.sessions
