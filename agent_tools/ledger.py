@@ -22,12 +22,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from itertools import compress
+from operator import is_not, ne, or_
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
 
 from agent_tools.clean_text import clean_data, may_need_cleaning
+from agent_tools.json_lines import loads
 
 CASH = "CASH"
 TRADE_ACTIONS = ("buy", "sell")
@@ -35,6 +38,7 @@ TRADE_ACTIONS = ("buy", "sell")
 # difference under "reconcile": {"cash": {"ledger", "broker"}, "holdings": {symbol: {"ledger", "broker"}}}.
 RECONCILE_ACTION = "reconcile"
 ZERO = Decimal("0")
+PLAIN_NUMBERS = frozenset((int, float))  # quantities the fast path of `LedgerState._holdings` takes (bool is not one)
 CHECKPOINT_VERSION = 1
 CHECKPOINT_EVERY = 1000  # records past the last checkpoint before opening a writable ledger writes a new one
 ORDER_FILL_KEYS = ("id", "this_action", "price", "fee", "requested")  # what a re-sent order's answer reads
@@ -119,6 +123,8 @@ class LedgerState:
     start_session: str | None = None  # the session of the latest trade or `no_trade` record
     start_position: tuple[Decimal, dict[str, Decimal]] | None = None  # before that session's first trade
     _raw_positions: dict = field(default_factory=dict, repr=False)  # the latest record's positions as read
+    # What `_holdings` made last: (positions, their keys, values and value types, the holdings it returned)
+    _seen: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def initialized(self) -> bool:
@@ -198,8 +204,12 @@ class LedgerState:
     def _holdings(self, positions: dict) -> dict[str, Decimal]:
         """Non-zero holdings as Decimals; a quantity unchanged since the previous record reuses its Decimal (a
         trade changes one symbol of a hundred, so a long ledger loads without converting every number again)."""
+        out = self._changed_holdings(positions)
+        if out is not None:
+            self._raw_positions = positions
+            return out
         previous, known = self._raw_positions, self.holdings
-        out: dict[str, Decimal] = {}
+        out = {}
         for symbol, qty in positions.items():
             if symbol == CASH:
                 continue
@@ -215,6 +225,60 @@ class LedgerState:
             if value != 0:
                 out[str(symbol)] = value
         self._raw_positions = positions
+        self._remember(positions, list(positions), list(positions.values()), out)
+        return out
+
+    def _remember(self, positions: dict, keys: list, values: list, out: dict[str, Decimal],
+                  kinds: list | None = None) -> None:
+        """Keep what the fast path compares the next record with, when it could take this one: text symbols and
+        plain int or float quantities only."""
+        kinds = list(map(type, values)) if kinds is None else kinds
+        plain = PLAIN_NUMBERS.issuperset(kinds) and all(type(key) is str for key in keys)
+        self._seen = (positions, keys, values, kinds, out) if plain else None
+
+    def _changed_holdings(self, positions: dict) -> dict[str, Decimal] | None:
+        """`_holdings` of a record listing the same symbols in the same order as the one `_holdings` saw last (as
+        every line of our ledgers does), with int or float quantities: the symbols whose value or type changed are
+        found by C-level comparisons and only they are converted; anything else is None (the plain loop decides).
+        The result is the plain loop's: same keys in the same order, same Decimals (int 1 and float 1.0 differ)."""
+        seen = self._seen
+        if seen is None or seen[0] is not self._raw_positions or seen[4] is not self.holdings:
+            return None  # the state moved on without us (a checkpoint, a merge that was given up)
+        _, keys, values, kinds, known = seen
+        new_keys = list(positions)
+        if new_keys != keys:
+            return None
+        new_values = list(positions.values())
+        new_kinds = list(map(type, new_values))
+        if new_kinds == kinds:  # the usual line: only values changed (kinds were plain numbers already)
+            changed = compress(keys, map(ne, new_values, values))
+        elif PLAIN_NUMBERS.issuperset(new_kinds):  # 1 -> 1.0 is a change too (Decimal("1.0") is not "1")
+            changed = compress(keys, map(or_, map(ne, new_values, values), map(is_not, new_kinds, kinds)))
+        else:
+            return None
+        updates: dict[str, Decimal] = {}
+        gone: list[str] = []
+        appeared = False
+        for symbol in changed:
+            if symbol == CASH:
+                continue
+            qty = positions[symbol]
+            if qty:  # non-zero (NaN too), as the plain loop keeps it
+                updates[symbol] = Decimal(str(qty))
+                appeared = appeared or symbol not in known
+            elif symbol in known:
+                gone.append(symbol)
+        if appeared:  # a new holding takes its place in the ledger's order
+            merged = {**known, **updates}
+            nonzero = dict(compress(positions.items(), new_values))
+            nonzero.pop(CASH, None)
+            out = dict(zip(nonzero, map(merged.__getitem__, nonzero), strict=True))
+        else:
+            out = dict(known)
+            for symbol in gone:
+                del out[symbol]
+            out.update(updates)
+        self._seen = (positions, new_keys, new_values, new_kinds, out)
         return out
 
     def take(self, entry: Entry) -> None:
@@ -245,7 +309,9 @@ class LedgerState:
         if kind in TRADE_ACTIONS or kind == "no_trade":
             self._mark_session_start(str(session_id) if session_id else None, kind, before)
         if session_id:
-            tally = self.sessions.setdefault(str(session_id), SessionTally())
+            tally = self.sessions.get(str(session_id))
+            if tally is None:
+                tally = self.sessions[str(session_id)] = SessionTally()
             tally.records += 1
             if action:
                 tally.actions += 1
@@ -419,7 +485,7 @@ class PositionLedger:
     def _parse(self, raw: bytes, line_no: int) -> tuple[dict, str]:
         where = f"{self.path} line {line_no}"
         try:
-            record = json.loads(raw)
+            record = loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise LedgerCorrupted(f"{where}: not valid JSON; fix or remove that line") from None
         if not isinstance(record, dict):

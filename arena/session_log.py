@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_tools.clean_text import clean_data, clean_text, may_need_cleaning
+from agent_tools.json_lines import loads
 
 SESSIONS_FILE = "sessions.jsonl"
 
@@ -84,7 +85,7 @@ def read_session_records(model_dir: Path) -> list[dict]:
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            record = json.loads(line)
+            record = loads(line)
         except json.JSONDecodeError:
             continue
         if isinstance(record, dict) and "session_id" in record:

@@ -46,30 +46,55 @@ class DayEnd:
 
 @dataclass
 class LedgerDigest:
+    """A ledger watcher. Holdings are made once per ledger date, from its last record (a report only needs the day's
+    end), unless the lines' symbols change order: `days` finishes the latest day first."""
+
     base: DayEnd | None = None  # the first record's position (the starting account)
-    days: list[DayEnd] = field(default_factory=list)
+    _days: list[DayEnd] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)  # buys and sells
     records: int = 0
     last_day: date | None = None
     has_session_ids: bool = False
     _strings: dict[str, str] = field(default_factory=dict, repr=False)  # one object per repeated text (ids, reasons)
+    _date: tuple[str, date] | None = field(default=None, repr=False)  # the latest record's date text, parsed
+    _held: dict[str, float] = field(default_factory=dict, repr=False)  # holdings as of the latest settled record
+    _pending: dict | None = field(default=None, repr=False)  # the positions of a later record of the latest day
+    _keys: list | None = field(default=None, repr=False)  # the symbols of the lines since, in their order
+    _lazy: bool = field(default=False, repr=False)  # `_held` lists its symbols in `_keys`' order
+
+    @property
+    def days(self) -> list[DayEnd]:
+        self._settle()
+        return self._days
 
     def __call__(self, record: dict, _state: LedgerState | None = None) -> None:
         """Take the next record (a ledger watcher)."""
-        day = parse_day(str(record["date"])[:10])
+        raw_date = record["date"]
+        if self._date is not None and type(raw_date) is str and raw_date == self._date[0]:
+            day = self._date[1]
+        else:
+            day = parse_day(str(raw_date)[:10])
+            self._date = (raw_date, day) if type(raw_date) is str else None
+            if self.last_day is None or day > self.last_day:
+                self.last_day = day
         positions = record.get("positions") or {}
         cash = float(positions.get(CASH, 0) or 0)
-        previous = self.days[-1] if self.days else None
-        holdings = _holdings(positions, previous.holdings if previous else {})
-        if previous is None or previous.day != day:
-            previous = DayEnd(day, cash, holdings)
-            self.days.append(previous)
+        previous = self._days[-1] if self._days else None
+        new_day = previous is None or previous.day != day
+        if new_day:
+            self._settle()  # the previous day ends with its last record
+        holdings = self._track(positions)
+        if new_day:
+            previous = DayEnd(day, cash, self._held if holdings is None else holdings)
+            self._days.append(previous)
         else:
-            previous.cash, previous.holdings = cash, holdings
+            previous.cash = cash
+            if holdings is not None:
+                previous.holdings = holdings
         if self.records:
             previous.flow += cash_flow_of(record)
         else:
-            self.base = DayEnd(day, cash, holdings)
+            self.base = DayEnd(day, cash, self._held)
         action = record.get("this_action") or {}
         price = record.get("price", action.get("price"))
         if action.get("symbol") and price is not None:
@@ -82,10 +107,30 @@ class LedgerDigest:
                                    record.get("trigger")))
         if record.get("session_id"):
             self.has_session_ids = True
-        if self.last_day is None or day > self.last_day:
-            self.last_day = day
         self.records += 1
 
+    def _track(self, positions: dict) -> dict[str, float] | None:
+        """The record's holdings now, or None when they can wait for the day's end (kept in `_pending`).
+
+        Waiting gives what converting every record would (`_holdings` chained record by record) when the lines
+        list the same symbols in the same order and the held dict follows that order: each step then keeps the
+        ledger's order, so only the last record of a day matters. Any other line is converted as it comes."""
+        keys = list(positions)
+        if self._lazy and keys == self._keys:
+            self._pending = positions
+            return None
+        self._settle()
+        self._held = _holdings(positions, self._held)
+        self._keys = keys
+        self._lazy = list(self._held) == list(filter(self._held.__contains__, keys))
+        return self._held
+
+    def _settle(self) -> None:
+        """Make the holdings of the latest day from its last record, if they were left for later."""
+        if self._pending is not None:
+            self._held = _holdings(self._pending, self._held)
+            self._pending = None
+            self._days[-1].holdings = self._held
 
     def _shared(self, value: object) -> object:
         """One object for every copy of a text (a session's id and time, a baseline's reason): less to hold and to
