@@ -89,7 +89,7 @@ class SessionTally:
     trades: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """One record as the state takes it: checked, with its position as Decimals (zero holdings left out)."""
 
@@ -501,10 +501,13 @@ class PositionLedger:
 
     def _load(self, lines: Iterator[bytes]) -> None:
         """The first read (after a checkpoint, if any): one streaming pass; on a bad line nothing stays loaded."""
+        state, watchers = self.state, self.watchers
         try:
-            for n, raw in enumerate(lines, self.state.records + 1):
+            for n, raw in enumerate(lines, state.records + 1):
                 record, where = self._parse(raw, n)
-                self._take(self.state.check(record, where, self.state.last_id))
+                state.take(state.check(record, where, state.last_id))
+                for watch in watchers:  # `_take`, inlined: this loop runs once per line of a ten-year ledger
+                    watch(record, state)
         except BaseException:
             self.state = LedgerState()
             raise
