@@ -13,7 +13,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import orjson
+try:
+    import orjson
+except ImportError:  # an environment installed before orjson was a dependency: json alone, slower, same results
+    orjson = None
 
 # Every digit becomes "0" and every other byte a space: a run of 19 digits becomes LONG_RUN.
 _DIGITS_AS_ZERO = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
@@ -22,6 +25,8 @@ LONG_RUN = b"0" * 19  # 19 digits: 10**18 (the smallest integer written with 19)
 
 def loads(text: bytes | str) -> Any:
     """`json.loads(text)`: the same object (or the same exception), through orjson whenever that is the same."""
+    if orjson is None:
+        return json.loads(text)
     data = text
     if isinstance(text, str):
         try:
