@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
@@ -138,3 +138,10 @@ class Claims:
                 return back - 1
             self._ends[0] = front + 1
             return front
+
+    def run(self, pieces: Sequence[Callable[[], T]], from_back: bool = False) -> dict[int, T]:
+        """Take items and run `pieces[item]()` for each until none is left: {item: its result}."""
+        done: dict[int, T] = {}
+        while (item := self.take(from_back)) is not None:
+            done[item] = pieces[item]()
+        return done

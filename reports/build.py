@@ -8,8 +8,10 @@ text, charts and HTML renderers share, so every format shows the same numbers.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,15 @@ from reports.metrics import (
     win_rate,
 )
 from reports.notes import Notes
-from reports.random_null import Costs, NullResult, PriceGrid, matched_policy, place_among_random
+from reports.random_null import (
+    TRADERS_AT_ONCE,
+    Costs,
+    NullResult,
+    PriceGrid,
+    matched_traders,
+    placed,
+    simulate_traders,
+)
 from reports.runs import Loading, ModelRun, start_loading
 from reports.tearsheet import Relative, holdings_over_time, relative_to
 from reports.triggers import TriggerRow, by_trigger
@@ -408,28 +418,45 @@ def post_cutoff_window(window: list[date], cutoffs: dict[str, date | None], note
     return days
 
 
-def random_nulls(config: ArenaConfig, days: list[date], marker: Marker, models: list[Entry], claims: Claims,
-                 from_back: bool = False) -> dict[int, NullResult | None]:
-    """The models this process claims, each placed among `report.random_traders` random traders matched to it
-    (reports/random_null.py); `models` in the order they are claimed in."""
-    settings, ex = config.report, config.execution
-    fill = build_fill_model(ex.slippage_bps)
-    fee = build_fee_model(ex.fee_model, ex.per_share, ex.fee_minimum, ex.fee_bps)
-    grid: PriceGrid | None = None
-    done: dict[int, NullResult | None] = {}
-    while (i := claims.take(from_back)) is not None:
-        grid = grid or PriceGrid(list(config.universe), days, marker)
-        entry = models[i]
-        done[i] = place_among_random(entry.label, entry.perf.cumulative_return, entry.turnover, entry.exposure, grid,
-                                     entry.perf.initial_value, Costs(fill, fee if entry.fees_recorded else None),
-                                     settings.random_traders, settings.seed)
-    return done
+class NullWork:
+    """The random null of every model as pieces of TRADERS_AT_ONCE traders (reports/random_null.py), costliest model
+    first; each process builds the price grid once, for the first piece it takes. A model's result is assembled from
+    its pieces in trader order, so it is the same whichever process simulated which piece."""
 
+    def __init__(self, config: ArenaConfig, days: list[date], marker: Marker, models: list[Entry]):
+        self.config, self.days, self.marker = config, days, marker
+        count = config.report.random_traders
+        ex = config.execution
+        fill = build_fill_model(ex.slippage_bps)
+        fee = build_fee_model(ex.fee_model, ex.per_share, ex.fee_minimum, ex.fee_bps)
+        self.models = [m for m in models if m.perf.cumulative_return is not None and count > 0 and days]
+        self.traders = {id(m): matched_traders(m.label, m.turnover, m.exposure, len(days), count,
+                                               config.report.seed) for m in self.models}
+        self.costs = {id(m): Costs(fill, fee if m.fees_recorded else None) for m in self.models}
+        by_cost = sorted(self.models, key=lambda m: -self._cost(m))
+        self.pieces = [(m, first) for m in by_cost for first in range(0, count, TRADERS_AT_ONCE)]
+        self._grid: PriceGrid | None = None
 
-def _null_cost(entry: Entry, days: int) -> float:
-    """How much simulating a model's random traders costs, roughly: the share of sessions with a swap draw."""
-    policy = matched_policy(0, entry.turnover, entry.exposure, days)
-    return 1.0 - (1.0 - policy.swap_probability) ** policy.holdings
+    def _cost(self, entry: Entry) -> float:
+        """How much simulating a model's random traders costs, roughly: the share of sessions with a swap draw."""
+        policy = self.traders[id(entry)][0]
+        return 1.0 - (1.0 - policy.swap_probability) ** policy.holdings
+
+    def run(self, piece: int) -> np.ndarray:
+        """The returns of one piece's traders."""
+        entry, first = self.pieces[piece]
+        if self._grid is None:
+            self._grid = PriceGrid(list(self.config.universe), self.days, self.marker)
+        traders = self.traders[id(entry)][first:first + TRADERS_AT_ONCE]
+        return simulate_traders(traders, self._grid, entry.perf.initial_value, self.costs[id(entry)])
+
+    def results(self, returns: dict[int, np.ndarray]) -> dict[int, NullResult]:
+        """Each model's NullResult (by id) from every piece's returns (by piece index)."""
+        found: dict[int, list[np.ndarray]] = {}
+        for piece in sorted(range(len(self.pieces)), key=lambda k: self.pieces[k][1]):  # trader order
+            found.setdefault(id(self.pieces[piece][0]), []).append(returns[piece])
+        return {id(m): placed(m.perf.cumulative_return, np.concatenate(found[id(m)]), self.traders[id(m)],
+                              self.costs[id(m)].fee is not None) for m in self.models}
 
 
 def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes: Notes, details: bool = True) -> None:
@@ -437,21 +464,36 @@ def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes
     with `details`, each model's holdings over time (the HTML's chart)."""
     settings, conventions = config.report, report.conventions
     models = report.models
-    # The random null runs in a second process while the bootstrap runs here; then this process helps with what is
-    # left of it (the second process takes the costliest models first, this one the cheapest).
-    by_cost = sorted(models, key=lambda e: -_null_cost(e, len(report.days)))
-    claims = Claims(len(by_cost) if settings.random_traders else 0)
-    nulls = beside(random_nulls, config, report.days, marker, by_cost, claims)
     qqq = report.qqq
     qqq_returns = qqq.returns if qqq is not None else None
     rf, ppy = conventions.per_period_risk_free, conventions.periods_per_year
+    # The costly parts are pieces that a second process (from the front) and this one (from the back) claim as each
+    # becomes free: the null's pieces costliest first, then each entry's bootstrap, then the comparison (the costliest
+    # statistic), so both start with a large piece and meet at small ones. No piece depends on another.
+    nulls = NullWork(config, report.days, marker, models)
+    pieces: list[Callable[[], Any]] = [partial(nulls.run, k) for k in range(len(nulls.pieces))]
+    theirs_of: dict[int, np.ndarray | None] = {}
     for entry in report.entries:
         returns = entry.returns
         theirs = qqq_returns.reindex(returns.index).to_numpy() if qqq_returns is not None and entry is not qqq else None
         if theirs is not None and not np.all(np.isfinite(theirs)):
             theirs = None
-        entry.stats = entry_stats(entry.label, returns.to_numpy(), theirs, reps=settings.bootstrap_reps,
-                                  seed=settings.seed, per_period_rf=rf, periods_per_year=ppy)
+        theirs_of[id(entry)] = theirs
+        pieces.append(partial(entry_stats, entry.label, returns.to_numpy(), theirs, reps=settings.bootstrap_reps,
+                              seed=settings.seed, per_period_rf=rf, periods_per_year=ppy))
+    comparing = None
+    if len(models) >= 2:
+        frame = pd.concat([m.returns.rename(m.label) for m in models], axis=1)
+        if frame.notna().all().all():
+            theirs = qqq_returns.reindex(frame.index).to_numpy() if qqq_returns is not None else None
+            comparing = len(pieces)
+            pieces.append(partial(compare, list(frame.columns), frame.to_numpy(), theirs, reps=settings.bootstrap_reps,
+                                  seed=settings.seed))
+    claims = Claims(len(pieces))
+    beside_done = beside(claims.run, pieces)
+    done = claims.run(pieces, from_back=True)
+    for entry in report.entries:
+        returns, theirs = entry.returns, theirs_of[id(entry)]
         if theirs is not None:
             entry.relative = relative_to(returns.to_numpy(), theirs, rf, ppy)
         if entry.knowledge_cutoff is not None:
@@ -459,19 +501,17 @@ def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes
         if entry.run is not None and details:
             entry.holdings = holdings_over_time(entry.run, report.days,
                                                 lambda s, d, who=entry.label: marker.close(s, d, who=who))
-
-    if len(models) >= 2:
-        frame = pd.concat([m.returns.rename(m.label) for m in models], axis=1)
-        if frame.notna().all().all():
-            theirs = qqq_returns.reindex(frame.index).to_numpy() if qqq_returns is not None else None
-            report.comparison = compare(list(frame.columns), frame.to_numpy(), theirs, reps=settings.bootstrap_reps,
-                                        seed=settings.seed)
-            included = set(report.comparison.confidence_set)
-            for entry in models:
-                entry.in_confidence_set = entry.label in included if report.comparison.beats is not None else None
-    mine = random_nulls(config, report.days, marker, by_cost, claims, from_back=True)
-    for i, null in {**nulls.result(), **mine}.items():
-        by_cost[i].null = null
+    done.update(beside_done.result())
+    for k, entry in enumerate(report.entries, start=len(nulls.pieces)):
+        entry.stats = done[k]
+    if comparing is not None:
+        report.comparison = done[comparing]
+        included = set(report.comparison.confidence_set)
+        for entry in models:
+            entry.in_confidence_set = entry.label in included if report.comparison.beats is not None else None
+    null_of = nulls.results(done)
+    for entry in models:
+        entry.null = null_of.get(id(entry))
     for named, blind in report.blind_pairs:
         if named.perf.cumulative_return is not None and blind.perf.cumulative_return is not None:
             named.blind_gap = blind.blind_gap = named.perf.cumulative_return - blind.perf.cumulative_return

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -51,11 +52,17 @@ def uniform(key: int, lane: int, k: int) -> float:
 
 
 def _mix64_array(z: np.ndarray) -> np.ndarray:
+    """`mix64` of every word, in place (z is overwritten and returned): uint64 arrays wrap modulo 2**64, as `& M64`
+    does, and no temporary the size of z is made but one."""
     import numpy as np
 
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(MIX1)  # uint64 arrays wrap modulo 2**64, as `& M64` does
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(MIX2)
-    return z ^ (z >> np.uint64(31))
+    shifted = np.empty_like(z)
+    for shift, multiplier in ((30, MIX1), (27, MIX2), (31, None)):
+        np.right_shift(z, np.uint64(shift), out=shifted)
+        np.bitwise_xor(z, shifted, out=z)
+        if multiplier is not None:
+            np.multiply(z, np.uint64(multiplier), out=z)
+    return z
 
 
 def session_keys(seeds: np.ndarray, ordinals: np.ndarray) -> np.ndarray:
@@ -65,17 +72,41 @@ def session_keys(seeds: np.ndarray, ordinals: np.ndarray) -> np.ndarray:
     seeds = np.atleast_1d(np.asarray(seeds, dtype=np.uint64))
     ordinals = np.atleast_1d(np.asarray(ordinals, dtype=np.uint64))
     counters = np.uint64(GOLDEN) * (ordinals + np.uint64(1))
-    return _mix64_array(_mix64_array(seeds)[:, None] + counters[None, :])
+    return _mix64_array(_mix64_array(seeds.copy())[:, None] + counters[None, :])
 
 
-def uniforms(keys: np.ndarray, lane: int, count: int) -> np.ndarray:
-    """`uniform(key, lane, k)` for k < count for every key: an array of shape keys.shape + (count,)."""
+def uniform_words(keys: np.ndarray, lane: int, count: int) -> np.ndarray:
+    """The 64-bit words behind `uniforms` (keys.shape + (count,)): `as_uniforms` makes them the floats, and
+    `words_below` compares them with a probability without making the floats."""
     import numpy as np
 
     keys = np.asarray(keys, dtype=np.uint64)
     counters = np.uint64(GOLDEN) * (np.arange(count, dtype=np.uint64) + np.uint64(lane * LANE + 1))
-    out = _mix64_array(keys[..., None] + counters) >> np.uint64(11)
-    return out.astype(np.float64) * UNIT
+    return _mix64_array(keys[..., None] + counters)
+
+
+def as_uniforms(words: np.ndarray) -> np.ndarray:
+    """SplitMix64 words as `uniform`'s floats in [0, 1): the top 53 bits times 2**-53."""
+    import numpy as np
+
+    return (words >> np.uint64(11)).astype(np.float64) * UNIT
+
+
+def words_below(words: np.ndarray, probability: float) -> np.ndarray:
+    """`as_uniforms(words) < probability`, exactly: (w >> 11) * 2**-53 < p holds when w < ceil(p * 2**53) * 2**11
+    (p * 2**53 is exact, and for p < 1 the bound fits in 64 bits)."""
+    import numpy as np
+
+    if probability >= 1.0:
+        return np.ones(words.shape, dtype=bool)
+    if not probability > 0.0:  # 0, negative or NaN: no uniform in [0, 1) is below it
+        return np.zeros(words.shape, dtype=bool)
+    return words < np.uint64(math.ceil(probability * 2.0**53) << 11)
+
+
+def uniforms(keys: np.ndarray, lane: int, count: int) -> np.ndarray:
+    """`uniform(key, lane, k)` for k < count for every key: an array of shape keys.shape + (count,)."""
+    return as_uniforms(uniform_words(keys, lane, count))
 
 
 class Draws(Protocol):
@@ -112,8 +143,8 @@ class RandomPolicy:
         if not 0 < self.exposure <= 1:
             raise ValueError("random: exposure must be in (0, 1]")
 
-    @property
-    def swap_probability(self) -> float:
+    @cached_property
+    def swap_probability(self) -> float:  # cached: the report's null asks once a session, hundreds of thousands of times
         return min(1.0, self.turnover / (2 * self.exposure))
 
     def plan(self, day: date, held: list[str], universe: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -135,17 +166,20 @@ class RandomPolicy:
                 pool[j], pool[i] = pool[i], pool[j]
             return sorted(pool[:count]), []
         swaps: list[tuple[str, str]] = []
-        owned = set(held)
+        owned: set[str] | None = None  # made on the first swap: most sessions of the null swap one holding
         p = self.swap_probability
-        swap = draws.swap
+        swap, pick = draws.swap, draws.pick
         j = 0
         for k, symbol in enumerate(held):
             if swap(k) >= p:
                 continue
+            if owned is None:
+                owned = set(held)
             if len(owned) >= n:
                 break
             while True:  # draw again until a symbol it does not hold (uniform over those)
-                new = universe[min(int(draws.pick(j) * n), n - 1)]
+                drawn = int(pick(j) * n)
+                new = universe[drawn if drawn < n else n - 1]
                 j += 1
                 if new not in owned:
                     break
