@@ -442,13 +442,16 @@ class NullWork:
         policy = self.traders[id(entry)][0]
         return 1.0 - (1.0 - policy.swap_probability) ** policy.holdings
 
+    def grid(self) -> PriceGrid:
+        if self._grid is None:
+            self._grid = PriceGrid(list(self.config.universe), self.days, self.marker)
+        return self._grid
+
     def run(self, piece: int) -> np.ndarray:
         """The returns of one piece's traders."""
         entry, first = self.pieces[piece]
-        if self._grid is None:
-            self._grid = PriceGrid(list(self.config.universe), self.days, self.marker)
         traders = self.traders[id(entry)][first:first + TRADERS_AT_ONCE]
-        return simulate_traders(traders, self._grid, entry.perf.initial_value, self.costs[id(entry)])
+        return simulate_traders(traders, self.grid(), entry.perf.initial_value, self.costs[id(entry)])
 
     def results(self, returns: dict[int, np.ndarray]) -> dict[int, NullResult]:
         """Each model's NullResult (by id) from every piece's returns (by piece index)."""
@@ -459,41 +462,64 @@ class NullWork:
                               self.costs[id(m)].fee is not None) for m in self.models}
 
 
+class StatisticsWork:
+    """The costly statistics as pieces with no order between them: the null's pieces (costliest model first), each
+    entry's bootstrap, then the comparison (the costliest statistic). A second process claims pieces from the front
+    and this one from the back (reports/beside.Claims), so both start with a large piece and meet at small ones;
+    `attach` puts every result in its place, the same whichever process computed which piece."""
+
+    def __init__(self, report: Report, config: ArenaConfig, marker: Marker):
+        settings, conventions = config.report, report.conventions
+        self.report = report
+        self.nulls = NullWork(config, report.days, marker, report.models)
+        self.pieces: list[Callable[[], Any]] = [partial(self.nulls.run, k) for k in range(len(self.nulls.pieces))]
+        qqq_returns = report.qqq.returns if report.qqq is not None else None
+        self.qqq_of: dict[int, np.ndarray | None] = {}  # QQQ's returns on each entry's days (None: not all known)
+        for entry in report.entries:
+            returns = entry.returns
+            theirs = (qqq_returns.reindex(returns.index).to_numpy() if qqq_returns is not None and entry is not report.qqq
+                      else None)
+            self.qqq_of[id(entry)] = theirs if theirs is None or np.all(np.isfinite(theirs)) else None
+            self.pieces.append(partial(entry_stats, entry.label, returns.to_numpy(), self.qqq_of[id(entry)],
+                                       reps=settings.bootstrap_reps, seed=settings.seed,
+                                       per_period_rf=conventions.per_period_risk_free,
+                                       periods_per_year=conventions.periods_per_year))
+        self.comparing: int | None = None
+        models = report.models
+        if len(models) >= 2:
+            frame = pd.concat([m.returns.rename(m.label) for m in models], axis=1)
+            if frame.notna().all().all():
+                theirs = qqq_returns.reindex(frame.index).to_numpy() if qqq_returns is not None else None
+                self.comparing = len(self.pieces)
+                self.pieces.append(partial(compare, list(frame.columns), frame.to_numpy(), theirs,
+                                           reps=settings.bootstrap_reps, seed=settings.seed))
+
+    def attach(self, done: dict[int, Any]) -> None:
+        """Every piece's result (by piece index) into the report's entries and comparison."""
+        report = self.report
+        for k, entry in enumerate(report.entries, start=len(self.nulls.pieces)):
+            entry.stats = done[k]
+        if self.comparing is not None:
+            report.comparison = done[self.comparing]
+            included = set(report.comparison.confidence_set)
+            for entry in report.models:
+                entry.in_confidence_set = entry.label in included if report.comparison.beats is not None else None
+        null_of = self.nulls.results(done)
+        for entry in report.models:
+            entry.null = null_of.get(id(entry))
+
+
 def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes: Notes, details: bool = True) -> None:
     """Intervals, p-values, relative figures, the random null and the cutoff split for every entry; the comparison;
     with `details`, each model's holdings over time (the HTML's chart)."""
-    settings, conventions = config.report, report.conventions
-    models = report.models
-    qqq = report.qqq
-    qqq_returns = qqq.returns if qqq is not None else None
+    conventions, models = report.conventions, report.models
+    work = StatisticsWork(report, config, marker)
+    claims = Claims(len(work.pieces))
+    beside_done = beside(claims.run, work.pieces)
+    done = claims.run(work.pieces, from_back=True)
     rf, ppy = conventions.per_period_risk_free, conventions.periods_per_year
-    # The costly parts are pieces that a second process (from the front) and this one (from the back) claim as each
-    # becomes free: the null's pieces costliest first, then each entry's bootstrap, then the comparison (the costliest
-    # statistic), so both start with a large piece and meet at small ones. No piece depends on another.
-    nulls = NullWork(config, report.days, marker, models)
-    pieces: list[Callable[[], Any]] = [partial(nulls.run, k) for k in range(len(nulls.pieces))]
-    theirs_of: dict[int, np.ndarray | None] = {}
-    for entry in report.entries:
-        returns = entry.returns
-        theirs = qqq_returns.reindex(returns.index).to_numpy() if qqq_returns is not None and entry is not qqq else None
-        if theirs is not None and not np.all(np.isfinite(theirs)):
-            theirs = None
-        theirs_of[id(entry)] = theirs
-        pieces.append(partial(entry_stats, entry.label, returns.to_numpy(), theirs, reps=settings.bootstrap_reps,
-                              seed=settings.seed, per_period_rf=rf, periods_per_year=ppy))
-    comparing = None
-    if len(models) >= 2:
-        frame = pd.concat([m.returns.rename(m.label) for m in models], axis=1)
-        if frame.notna().all().all():
-            theirs = qqq_returns.reindex(frame.index).to_numpy() if qqq_returns is not None else None
-            comparing = len(pieces)
-            pieces.append(partial(compare, list(frame.columns), frame.to_numpy(), theirs, reps=settings.bootstrap_reps,
-                                  seed=settings.seed))
-    claims = Claims(len(pieces))
-    beside_done = beside(claims.run, pieces)
-    done = claims.run(pieces, from_back=True)
-    for entry in report.entries:
-        returns, theirs = entry.returns, theirs_of[id(entry)]
+    for entry in report.entries:  # the light work, while the second process finishes its last piece
+        returns, theirs = entry.returns, work.qqq_of[id(entry)]
         if theirs is not None:
             entry.relative = relative_to(returns.to_numpy(), theirs, rf, ppy)
         if entry.knowledge_cutoff is not None:
@@ -502,16 +528,7 @@ def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes
             entry.holdings = holdings_over_time(entry.run, report.days,
                                                 lambda s, d, who=entry.label: marker.close(s, d, who=who))
     done.update(beside_done.result())
-    for k, entry in enumerate(report.entries, start=len(nulls.pieces)):
-        entry.stats = done[k]
-    if comparing is not None:
-        report.comparison = done[comparing]
-        included = set(report.comparison.confidence_set)
-        for entry in models:
-            entry.in_confidence_set = entry.label in included if report.comparison.beats is not None else None
-    null_of = nulls.results(done)
-    for entry in models:
-        entry.null = null_of.get(id(entry))
+    work.attach(done)
     for named, blind in report.blind_pairs:
         if named.perf.cumulative_return is not None and blind.perf.cumulative_return is not None:
             named.blind_gap = blind.blind_gap = named.perf.cumulative_return - blind.perf.cumulative_return

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import zlib
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -220,6 +221,9 @@ class _BulkDraws:
     __slots__ = ("key", "picks", "swap")
 
     def __init__(self, key: int, swaps: list[float], picks: list[float]):
+        self.reset(key, swaps, picks)
+
+    def reset(self, key: int, swaps: list[float], picks: list[float]) -> None:
         self.key, self.picks = key, picks
         self.swap = swaps.__getitem__
 
@@ -258,12 +262,16 @@ def simulate_traders(policies: list[RandomPolicy], grid: PriceGrid, initial: flo
 def _one_trader(policy: RandomPolicy, keys: np.ndarray, swap_words: np.ndarray, event_days: np.ndarray,
                 grid: PriceGrid, initial: float, costs: Costs, fractional: bool, fills: list[Fill] | None) -> float:
     """One trader, session by session: the hot loop of the null (about a quarter of a million sessions on a 10-year,
-    4-model report), so names are looked up once, whole-share sizes are computed in place and a fee that depends on
-    the quantity alone is computed once per quantity."""
+    4-model report), so names are looked up once, a session's draws reuse one object, whole-share sizes are computed
+    in place and a fee that depends on the quantity alone is computed once per quantity. While the trader holds
+    something only its events can change anything, and `decide` buys nothing then (it buys only with nothing held)."""
     opens, closes, index = grid.open_rows, grid.close_rows, grid.index
     buy_at, sell_at = grid.fill_rows(costs.fill, "buy"), grid.fill_rows(costs.fill, "sell")
     fee_of, decide, tradable, exposure = costs.fee_function, policy.decide, grid.tradable, policy.exposure
-    fee_known: dict[float, float] | None = {} if costs.fee_by_quantity else None
+    fee_known: dict[float, float] = {}
+    memo = costs.fee_by_quantity
+    floor = math.floor
+    buffer = PROCEEDS_BUFFER
     events = event_days.tolist()
     last_event = len(events)
     if events:
@@ -271,27 +279,21 @@ def _one_trader(policy: RandomPolicy, keys: np.ndarray, swap_words: np.ndarray, 
         picks = uniforms(event_keys, PICK_LANE, PICKS_AHEAD).tolist()
         event_swaps = as_uniforms(swap_words[event_days]).tolist()
         event_keys = event_keys.tolist()
+    draws = _BulkDraws(0, [], [])
     cash = initial
     held: dict[str, float] = {}
     days = len(grid.days)
     d, e = 0, 0
     while d < days:
-        if held:  # nothing to decide until a holding draws a swap
-            while e < last_event and events[e] < d:
-                e += 1
-            if e == last_event:
-                break
-            d = events[e]
-        if e < last_event and events[e] == d:
-            draws = _BulkDraws(event_keys[e], event_swaps[e], picks[e])
-        else:
-            draws = _BulkDraws(int(keys[d]), as_uniforms(swap_words[d]).tolist(), [])
-        buys, swaps = decide(draws, sorted(held), tradable(d))
-        day_opens = opens[d]
-        if buys:
-            buy_row = buy_at[d]
-            equity = cash + sum(q * closes[d][index[s]] for s, q in held.items())
-            each = equity * exposure / len(buys)
+        if not held:  # the first session, or one after every holding was sold: buy from cash
+            e = bisect_left(events, d, e)
+            if e < last_event and events[e] == d:
+                draws.reset(event_keys[e], event_swaps[e], picks[e])
+            else:
+                draws.reset(int(keys[d]), as_uniforms(swap_words[d]).tolist(), [])
+            buys, _ = decide(draws, [], tradable(d))
+            day_opens, buy_row = opens[d], buy_at[d]
+            each = cash * exposure / len(buys) if buys else 0.0
             for symbol in buys:
                 j = index[symbol]
                 price = buy_row[j]
@@ -302,46 +304,52 @@ def _one_trader(policy: RandomPolicy, keys: np.ndarray, swap_words: np.ndarray, 
                     held[symbol] = held.get(symbol, 0.0) + qty
                     if fills is not None:
                         fills.append((d, "buy", symbol, qty, price, fee))
-        if swaps:
-            buy_row, sell_row = buy_at[d], sell_at[d]
-        for old, new in swaps:
-            o, n = index[old], index[new]
-            old_open, new_open = day_opens[o], day_opens[n]
-            if old not in held or old_open != old_open or not old_open:  # no price for the old holding today
-                continue
-            value = held[old] * old_open * PROCEEDS_BUFFER
-            # as the baseline: a new symbol dearer than the old holding is not swapped in (quantity(...) <= 0)
-            if fractional:
-                if quantity(value, new_open, fractional) <= 0:
+            d += 1
+            continue
+        e = bisect_left(events, d, e)
+        for e in range(e, last_event):  # noqa: B020 (the walk goes on from e)
+            d = events[e]
+            draws.reset(event_keys[e], event_swaps[e], picks[e])
+            _, swaps = decide(draws, sorted(held), tradable(d))
+            day_opens, buy_row, sell_row = opens[d], buy_at[d], sell_at[d]
+            for old, new in swaps:
+                o, n = index[old], index[new]
+                old_open, new_open = day_opens[o], day_opens[n]
+                if old not in held or old_open != old_open or not old_open:  # no price for the old holding today
                     continue
-            elif new_open <= 0 or value <= 0 or value / new_open < 1.0:
-                continue
-            qty = held.pop(old)
-            price = sell_row[o]
-            fee = fee_known.get(qty) if fee_known is not None else None
-            if fee is None:
-                fee = fee_of(qty, price)
-                if fee_known is not None:
-                    fee_known[qty] = fee
-            cash += qty * price - fee
-            if fills is not None:
-                fills.append((d, "sell", old, qty, price, fee))
-            buy_price = buy_row[n]
-            spend = value if value < cash else cash  # min(value, cash)
-            if fractional:
-                new_qty = quantity(spend, new_open, fractional)
-            else:  # quantity(spend, new_open, False), new_open > 0 known
-                new_qty = float(math.floor(spend / new_open)) if spend > 0 else 0.0
-            fee = fee_known.get(new_qty) if fee_known is not None else None
-            if fee is None:
-                fee = fee_of(new_qty, buy_price)
-                if fee_known is not None:
-                    fee_known[new_qty] = fee
-            if new_qty > 0 and new_qty * buy_price + fee <= cash:
-                cash -= new_qty * buy_price + fee
-                held[new] = held.get(new, 0.0) + new_qty
+                value = held[old] * old_open * buffer
+                # as the baseline: a new symbol dearer than the old holding is not swapped in (quantity(...) <= 0)
+                if fractional:
+                    if quantity(value, new_open, fractional) <= 0:
+                        continue
+                elif new_open <= 0 or value <= 0 or value / new_open < 1.0:
+                    continue
+                qty = held.pop(old)
+                price = sell_row[o]
+                fee = fee_known.get(qty) if memo else None
+                if fee is None:
+                    fee = fee_known[qty] = fee_of(qty, price)
+                cash += qty * price - fee
                 if fills is not None:
-                    fills.append((d, "buy", new, new_qty, buy_price, fee))
+                    fills.append((d, "sell", old, qty, price, fee))
+                buy_price = buy_row[n]
+                spend = value if value < cash else cash  # min(value, cash)
+                if fractional:
+                    new_qty = quantity(spend, new_open, fractional)
+                else:  # quantity(spend, new_open, False), new_open > 0 known
+                    new_qty = float(floor(spend / new_open)) if spend > 0 else 0.0
+                fee = fee_known.get(new_qty) if memo else None
+                if fee is None:
+                    fee = fee_known[new_qty] = fee_of(new_qty, buy_price)
+                if new_qty > 0 and new_qty * buy_price + fee <= cash:
+                    cash -= new_qty * buy_price + fee
+                    held[new] = held.get(new, 0.0) + new_qty
+                    if fills is not None:
+                        fills.append((d, "buy", new, new_qty, buy_price, fee))
+            if not held:
+                break
+        else:
+            break  # no event left: nothing changes until the last close
         d += 1
     final = cash + sum(q * closes[-1][index[s]] for s, q in held.items())
     return final / initial - 1.0

@@ -171,6 +171,25 @@ def test_the_null_computes_in_bulk_the_draws_the_baseline_makes_one_at_a_time():
     assert 0.0 <= swaps.min() and swaps.max() < 1.0 and abs(float(swaps.mean()) - 0.5) < 0.05
 
 
+def test_swap_events_found_on_the_raw_words_are_the_draws_below_the_swap_probability():
+    """`words_below` (the null's event test, no floats made) agrees with `uniforms(...) < p` on every word, including
+    words on either side of each probability's bound."""
+    import math
+
+    import numpy as np
+
+    from arena.models.random_trader import SWAP_LANE, as_uniforms, session_keys, uniform_words, words_below
+
+    words = uniform_words(session_keys(np.arange(3, dtype=np.uint64), np.arange(730_000, 730_400)), SWAP_LANE, 5)
+    for p in (0.0, 2.0**-53, 3 * 2.0**-53, 1e-9, 0.0019224, 0.1141453, 0.5, 1 - 2.0**-53, 1.0, 1.5, float("nan")):
+        edges = np.array([0, 2**64 - 1], dtype=np.uint64)
+        if 0 < p < 1:
+            bound = math.ceil(p * 2.0**53) << 11
+            edges = np.array([max(bound - 1, 0), bound, bound + 1, 0, 2**64 - 1], dtype=np.uint64)
+        for sample in (words, edges):
+            assert np.array_equal(words_below(sample, p), as_uniforms(sample) < p)
+
+
 def test_a_random_traders_draws_depend_on_its_seed_and_the_day_only():
     from arena.models.random_trader import RandomPolicy
 

@@ -16,7 +16,9 @@ from reports.random_null import (
     PriceGrid,
     fee_function,
     fill_prices,
+    matched_traders,
     place_among_random,
+    placed,
     simulate_traders,
 )
 
@@ -116,3 +118,17 @@ def test_a_random_trader_left_with_nothing_to_hold_buys_again(grid):
     bulk = simulate_traders(policies, grid, poor, costs, trace=trace)
     assert bulk.tolist() == [reference_return(p, grid, poor, costs, False) for p in policies]
     assert any(fills and fills[0][0] > 0 for fills in trace)  # a trader whose first buy came on a later day
+
+
+def test_a_null_assembled_from_pieces_simulated_in_any_order_is_the_null_in_one_go(grid):
+    """The report hands pieces of a model's traders to either of two processes: the result depends on the traders
+    alone, not on which piece ran first or beside which."""
+    costs = Costs(build_fill_model(5.0), build_fee_model("per_share", 0.005, 0.35))
+    whole = place_among_random("m", 0.01, 3.0, 0.9, grid, 100_000.0, costs, 60, 2025)
+    traders = matched_traders("m", 3.0, 0.9, len(grid.days), 60, 2025)
+    pieces = {first: simulate_traders(traders[first:first + 7], grid, 100_000.0, costs)
+              for first in reversed(range(0, 60, 7))}
+    assembled = placed(0.01, np.concatenate([pieces[first] for first in sorted(pieces)]), traders, True)
+    assert whole is not None and assembled.returns.tobytes() == whole.returns.tobytes()
+    assert (assembled.percentile, assembled.turnover, assembled.exposure) == (whole.percentile, whole.turnover,
+                                                                               whole.exposure)

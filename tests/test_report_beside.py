@@ -58,7 +58,7 @@ def test_work_beside_runs_in_another_process_and_hands_back_its_result_or_its_er
 
 
 def test_the_report_is_the_same_built_with_a_second_process_or_without(write_config):
-    config = write_config(report={"bootstrap_reps": 100, "random_traders": 20})
+    config = write_config(report={"bootstrap_reps": 100, "random_traders": 60})  # each model's null in 3 pieces
     _in_fresh_process(CAN_FORK + """
     import os
     from pathlib import Path
@@ -149,3 +149,42 @@ def test_a_loaded_model_crosses_to_the_other_process_unchanged():
     again = pickle.loads(pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL))
     assert again.ledger.fills == loaded.ledger.fills and type(again.ledger.fills[0]) is type(loaded.ledger.fills[0])
     assert again.ledger.days == loaded.ledger.days and again.sessions == loaded.sessions
+
+
+def test_claims_run_each_piece_once_and_hand_back_its_result_by_index():
+    from reports.beside import Claims
+
+    ran: list[int] = []
+    pieces = [lambda k=k: ran.append(k) or k * 10 for k in range(6)]
+    claims = Claims(len(pieces))
+    first_two = {claims.take(): None, claims.take(from_back=True): None}
+    assert claims.run(pieces, from_back=True) == {k: k * 10 for k in range(1, 5)}
+    assert ran == [4, 3, 2, 1] and first_two == {0: None, 5: None} and claims.run(pieces) == {}
+
+
+def test_the_statistics_are_the_same_whichever_process_computes_which_piece(write_config, monkeypatch):
+    """Every piece of the statistics (null pieces, bootstraps, the comparison) computed in the opposite order and put
+    in place gives the report built inline."""
+    from arena.config import load_config
+    from reports.build import StatisticsWork, build_report
+    from reports.equity import Marker
+    from reports.notes import Notes
+    from reports.random_null import simulate_traders
+    from reports.uncertainty import Comparison, EntryStats
+    from tests.conftest import load_market
+
+    monkeypatch.setenv(INLINE_ENV, "1")
+    config = load_config(write_config(report={"bootstrap_reps": 60, "random_traders": 30}))
+    report = build_report(config, real_run(), [], None, None, details=False)
+    expected = report.rows()
+    work = StatisticsWork(report, config, Marker(load_market(config).data, Notes(), config.run.decision_time))
+    assert len(work.nulls.pieces) == 2 * len(report.models) and work.comparing == len(work.pieces) - 1
+    for entry in report.entries:
+        entry.stats, entry.null, entry.in_confidence_set = EntryStats(), None, None
+    report.comparison = Comparison()
+    work.attach({k: work.pieces[k]() for k in reversed(range(len(work.pieces)))})
+    assert report.rows() == expected
+    for entry in report.models:  # each model's traders in order, as one simulation of all 30 gives them
+        in_one_go = simulate_traders(work.nulls.traders[id(entry)], work.nulls.grid(), entry.perf.initial_value,
+                                     work.nulls.costs[id(entry)])
+        assert entry.null is not None and entry.null.returns.tobytes() == in_one_go.tobytes()
