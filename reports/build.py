@@ -447,6 +447,9 @@ class NullWork:
             self._grid = PriceGrid(list(self.config.universe), self.days, self.marker)
         return self._grid
 
+    def release(self) -> None:
+        self._grid = None
+
     def run(self, piece: int) -> np.ndarray:
         """The returns of one piece's traders."""
         entry, first = self.pieces[piece]
@@ -480,7 +483,7 @@ class StatisticsWork:
             theirs = (qqq_returns.reindex(returns.index).to_numpy() if qqq_returns is not None and entry is not report.qqq
                       else None)
             self.qqq_of[id(entry)] = theirs if theirs is None or np.all(np.isfinite(theirs)) else None
-            self.pieces.append(partial(entry_stats, entry.label, returns.to_numpy(), self.qqq_of[id(entry)],
+            self.pieces.append(partial(self._statistic, entry_stats, entry.label, returns.to_numpy(), self.qqq_of[id(entry)],
                                        reps=settings.bootstrap_reps, seed=settings.seed,
                                        per_period_rf=conventions.per_period_risk_free,
                                        periods_per_year=conventions.periods_per_year))
@@ -491,8 +494,14 @@ class StatisticsWork:
             if frame.notna().all().all():
                 theirs = qqq_returns.reindex(frame.index).to_numpy() if qqq_returns is not None else None
                 self.comparing = len(self.pieces)
-                self.pieces.append(partial(compare, list(frame.columns), frame.to_numpy(), theirs,
+                self.pieces.append(partial(self._statistic, compare, list(frame.columns), frame.to_numpy(), theirs,
                                            reps=settings.bootstrap_reps, seed=settings.seed))
+
+    def _statistic(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A bootstrap piece: the null's pieces are all before it in the list, so a process that takes one from the
+        front has no more null to simulate, and lets go of its price grid (peak memory) first."""
+        self.nulls.release()
+        return fn(*args, **kwargs)
 
     def attach(self, done: dict[int, Any]) -> None:
         """Every piece's result (by piece index) into the report's entries and comparison."""
