@@ -382,7 +382,8 @@ def model_entry(run: ModelRun, curve: Curve, window: list[date], base_day: date,
                   for t in listed]
     trades = [t for t in all_trades if first <= t.day <= last]
     part = curve.window(base_day, last)
-    sessions = [s for s in run.sessions if first.isoformat() <= str(s.get("date", ""))[:10] <= last.isoformat()]
+    since, until = first.isoformat(), last.isoformat()
+    sessions = [s for s in run.sessions if since <= str(s.get("date", ""))[:10] <= until]
     # Returns and risk come from the time-weighted curve (deposits are not performance); the values shown are the
     # account's own.
     assert part.value is not None

@@ -18,8 +18,10 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from datetime import date, time
+from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from agent_tools.market_calendar import MarketCalendar, at_market_time, parse_day
@@ -97,6 +99,7 @@ class Marker:
         self.decision_time = decision_time
         self._calendar = MarketCalendar()
         self._views: dict[date, Any] = {}
+        self._columns: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
 
     def close(self, symbol: str, day: date, fallback: float | None = None, who: str = "") -> float:
         bars = self.data.daily.get(symbol)
@@ -116,6 +119,66 @@ class Marker:
             return fallback
         self.notes.add(f"{symbol} (held by {who}) has no price at all; valued at 0", key=f"zero:{symbol}")
         return 0.0
+
+    def _closes(self, symbol: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """A symbol's bar days (as ordinals) and closes as arrays, made once per report."""
+        if symbol not in self._columns:
+            bars = self.data.daily.get(symbol)
+            self._columns[symbol] = None if bars is None else (
+                np.fromiter(map(date.toordinal, bars.days), dtype=np.int64, count=len(bars.days)),
+                np.asarray(bars.close, dtype=float))
+        return self._columns[symbol]
+
+    def invested(self, held: list[dict[str, float]], days: list[date]) -> tuple[np.ndarray, np.ndarray]:
+        """`sum(q * close(s, day) for s, q in holdings.items())` for each day and its holdings, for all days at
+        once, and which days that is exact for: every held symbol has a bar that very day (no note to say) and the
+        holdings list their symbols in the columns' order (the sum adds in the same order, so it is the same
+        float). The caller marks the other days one symbol at a time (`close`)."""
+        n = len(days)
+        unique: dict[int, int] = {}
+        dicts: list[dict[str, float]] = []
+        row_of_day = np.empty(n, dtype=np.intp)
+        for r, holdings in enumerate(held):
+            k = unique.get(id(holdings))
+            if k is None:
+                k = unique[id(holdings)] = len(dicts)
+                dicts.append(holdings)
+            row_of_day[r] = k
+        key_sets = {tuple(h): None for h in dicts}
+        columns = _column_order(key_sets)
+        position = {s: j for j, s in enumerate(columns)}
+        quantities = np.zeros((len(dicts), len(columns)))
+        held_mask = np.zeros((len(dicts), len(columns)), dtype=bool)
+        in_order = np.ones(len(dicts), dtype=bool)
+        placed: dict[tuple[str, ...], tuple[np.ndarray, bool]] = {}
+        for k, holdings in enumerate(dicts):
+            keys = tuple(holdings)
+            if keys not in placed:
+                where = np.fromiter(map(position.__getitem__, keys), dtype=np.intp, count=len(keys))
+                placed[keys] = where, bool(np.all(where[1:] > where[:-1]))
+            where, ordered = placed[keys]
+            quantities[k, where] = np.fromiter(holdings.values(), dtype=float, count=len(keys))
+            held_mask[k, where] = True
+            in_order[k] = ordered
+        ordinals = np.fromiter(map(date.toordinal, days), dtype=np.int64, count=n)
+        prices = np.zeros((len(columns), n))
+        exact = np.zeros((len(columns), n), dtype=bool)
+        for j, symbol in enumerate(columns):
+            found = self._closes(symbol)
+            if found is None:
+                continue
+            bar_days, closes = found
+            i = np.searchsorted(bar_days, ordinals, side="right") - 1
+            at = np.maximum(i, 0)
+            exact[j] = (i >= 0) & (bar_days[at] == ordinals) if len(bar_days) else False
+            prices[j] = np.where(exact[j], closes[at] if len(bar_days) else 0.0, 0.0)
+        held_t = held_mask[row_of_day].T
+        terms = np.where(held_t, quantities[row_of_day].T * prices, 0.0)
+        total = np.zeros(n)
+        for j in range(len(columns)):  # one symbol after another, as the sum over a holdings dict adds them
+            total += terms[j]
+        ok = in_order[row_of_day] & ~np.any(held_t & ~exact, axis=0)
+        return total, ok
 
     def close_on_or_before(self, symbol: str, day: date) -> float | None:
         """The last close at or before `day`, without a note (None when the symbol has none by then)."""
@@ -160,9 +223,12 @@ def base_day_before(day: date, trading_days: list[date], calendar: MarketCalenda
 def ledger_trades(run: ModelRun, marker: Marker) -> list[Trade]:
     """Every buy and sell in ledger order. AI-Trader records without a price are priced at that day's open."""
     trades = []
+    days: dict[object, date] = {}  # a day's fills share its date text: parsed once
     for fill in run.ledger.fills:
         symbol = str(fill.symbol)
-        day = parse_day(str(fill.date)[:10])
+        day = days.get(fill.date)
+        if day is None:
+            day = days[fill.date] = parse_day(str(fill.date)[:10])
         price = fill.price
         if price is None:
             price = marker.open(symbol, day)
@@ -190,6 +256,11 @@ def model_curve(run: ModelRun, trading_days: list[date], marker: Marker, calenda
     cash, holdings = run.ledger.base.cash, run.ledger.base.holdings
     value, invested = mark(cash, holdings, base)
     index, equity, exposure, flows = [base], [value], [invested / value if value else 0.0], [0.0]
+    # The position at each close, then every close marked at once; the days that need a note (a held symbol without
+    # a bar that day) are marked one symbol at a time, in order, with the fill prices known by then.
+    cashes: list[float] = []
+    held: list[dict[str, float]] = []
+    read: list[int] = []  # ledger days taken in by each day's close
     i = 0
     for day in days:
         flow = 0.0
@@ -197,13 +268,42 @@ def model_curve(run: ModelRun, trading_days: list[date], marker: Marker, calenda
             end = ledger_days[i]
             flow += end.flow
             cash, holdings = end.cash, end.holdings
-            last_fill.update(end.fills)
             i += 1
-        value, invested = mark(cash, holdings, day)
-        index.append(day)
-        equity.append(value)
-        exposure.append(invested / value if value else 0.0)
+        cashes.append(cash)
+        held.append(holdings)
+        read.append(i)
         flows.append(flow)
+    total, exact = marker.invested(held, days) if days else (np.zeros(0), np.zeros(0, dtype=bool))
+    values = np.asarray(cashes, dtype=float) + total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.where(values != 0, total / values, 0.0)
+    values_list, shares_list = values.tolist(), shares.tolist()
+    taken = 0
+    for r in np.flatnonzero(~exact).tolist():
+        while taken < read[r]:
+            last_fill.update(ledger_days[taken].fills)
+            taken += 1
+        values_list[r], invested = mark(cashes[r], held[r], days[r])
+        shares_list[r] = invested / values_list[r] if values_list[r] else 0.0
+    index += days
+    equity += values_list
+    exposure += shares_list
     return Curve(pd.Series(time_weighted(equity, flows), index=index, dtype=float),
                  pd.Series(exposure, index=index, dtype=float), pd.Series(equity, index=index, dtype=float),
                  pd.Series(flows, index=index, dtype=float))
+
+
+def _column_order(key_sets: dict[tuple[str, ...], None]) -> list[str]:
+    """Every symbol of these holdings, in an order that keeps each one's own order when there is one (a ledger lists
+    its symbols in one order, so there is); else in order of appearance (the days out of order are marked one
+    symbol at a time)."""
+    order = TopologicalSorter()
+    for keys in key_sets:
+        for first in keys[:1]:
+            order.add(first)
+        for before, after in zip(keys, keys[1:], strict=False):
+            order.add(after, before)
+    try:
+        return list(order.static_order())
+    except CycleError:
+        return list(dict.fromkeys(s for keys in key_sets for s in keys))

@@ -13,6 +13,7 @@ import json
 import operator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -51,19 +52,22 @@ class ModelRun:
     repeat: int | None = None  # k of `<out>/repeat-<k>/<signature>` (run --repeats)
     manifest: dict | None = None  # the run folder's manifest.json (its parent's for a repeat), None before manifests
 
-    def _session_days(self) -> list[date]:
-        return sorted(parse_day(str(s["date"])[:10]) for s in self.sessions if s.get("date"))
+    @cached_property
+    def _session_span(self) -> list[date]:
+        """The first and last session days (none without sessions), worked out once: the report asks often."""
+        days = {parse_day(str(s["date"])[:10]) for s in self.sessions if s.get("date")}
+        return [min(days), max(days)] if days else []
 
     @property
     def first_day(self) -> date:
         """The ledger's first day, or an earlier session's (a failed first session may not have written one)."""
         assert self.ledger.base is not None
-        return min([self.ledger.base.day, *self._session_days()[:1]])
+        return min([self.ledger.base.day, *self._session_span[:1]])
 
     @property
     def last_day(self) -> date:
         """The last day the model ran: a failed last session writes no ledger line but still counts."""
-        return max([*([self.ledger.last_day] if self.ledger.last_day else []), *self._session_days()[-1:]])
+        return max([*([self.ledger.last_day] if self.ledger.last_day else []), *self._session_span[-1:]])
 
 
 if dataclasses.is_dataclass(Fill):

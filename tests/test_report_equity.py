@@ -206,3 +206,31 @@ def test_reasons_come_from_the_ledger_the_tool_arguments_or_the_assistant_messag
     ])
     trades = entry(build_report(config, tmp_path / "run", [], None, None), "holder").trades
     assert [t.reason for t in trades] == ["AAA fell on no news; buying the dip.", "ledger says: trim the loser"]
+
+
+def test_every_close_marked_at_once_is_the_per_symbol_sum_to_the_last_bit_or_left_to_it(config) -> None:
+    from agent_tools.market_calendar import MarketCalendar
+    from agent_tools.market_data import load_market_data
+    from reports.equity import Marker
+    from reports.notes import Notes
+
+    data = load_market_data(config.path(config.data.daily_prices), None, tuple(config.universe), MarketCalendar(),
+                            members=config.membership)
+    marker = Marker(data, Notes())
+    days = data.trading_days()[1:]  # 10-01, 10-02, 10-03, 10-06 (no BBB bar on these two), 10-07, 10-08
+    # on 10-07 (closes 12, 21, 104) the terms are 2**54, -2**54 and 1: added in another order, the 1 is lost
+    aaa, bbb, qqq = 2.0**54 / 12, -(2.0**54) / 21, 1 / 104
+    assert (aaa * 12 + bbb * 21) + qqq * 104 != (qqq * 104 + bbb * 21) + aaa * 12
+    full = {"AAA": aaa, "BBB": bbb, "QQQ": qqq}
+    held = [{"AAA": aaa, "QQQ": qqq}, {"BBB": bbb, "QQQ": qqq}, {}, full, full, {"QQQ": qqq, "ZZZ": 2.0}]
+    total, exact = marker.invested(held, days)
+    # marked here: the days whose held symbols all have a bar that day (ZZZ has no price at all)
+    assert exact.tolist() == [True, True, True, False, True, False]
+    for holdings, day, value, done in zip(held, days, total.tolist(), exact.tolist(), strict=True):
+        if done:
+            assert value == sum(q * marker.close(s, day) for s, q in holdings.items())  # same float
+    assert total[4] == 1.0
+    assert marker.notes.as_list() == []  # the days left to `close` say their notes there, once, in order
+    # two orders of the same symbols: the one listed second is left to `close`
+    total, exact = marker.invested([{"AAA": aaa, "BBB": bbb}, {"BBB": bbb, "AAA": aaa}], days[:2])
+    assert exact.tolist() == [True, False] and total[0] == aaa * 11 + bbb * 20
