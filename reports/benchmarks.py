@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from reports.equity import Curve, Marker
@@ -30,12 +31,18 @@ class Benchmark:
 
 def hold(shares: dict[str, float], cash: float, base_day: date, days: list[date], initial: float,
          marker: Marker, who: str) -> Curve:
-    index, equity, exposure = [base_day], [initial], [0.0]
-    for day in days:
-        invested = sum(q * marker.close(s, day, who=who) for s, q in shares.items())
-        index.append(day)
-        equity.append(cash + invested)
-        exposure.append(invested / (cash + invested) if cash + invested else 0.0)
+    # every close at once (Marker.invested); a day with a symbol lacking its bar is marked one symbol at a time, in
+    # day order, so that its note is said as before
+    total, exact = marker.invested([shares] * len(days), days)
+    values = cash + total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares_invested = np.where(values != 0, total / values, 0.0)
+    equity, exposure = [initial, *values.tolist()], [0.0, *shares_invested.tolist()]
+    for r in np.flatnonzero(~exact).tolist():
+        invested = sum(q * marker.close(s, days[r], who=who) for s, q in shares.items())
+        equity[r + 1] = cash + invested
+        exposure[r + 1] = invested / (cash + invested) if cash + invested else 0.0
+    index = [base_day, *days]
     return Curve(pd.Series(equity, index=index, dtype=float), pd.Series(exposure, index=index, dtype=float))
 
 
