@@ -257,13 +257,15 @@ def serve_tools(signature: str, at: str | None, config_path: str | None, out: st
 def report(config_path: str | None, out: str | None, runs: tuple[str, ...], start: str | None, end: str | None,
            fmt: str, output: str | None, post_cutoff: bool, wide: bool) -> None:
     """Leaderboard with intervals, significance, a random null and benchmarks; table, csv, json or a tearsheet HTML."""
+    from reports.beside import gc_paused
     from reports.cli import run_report
     from reports.runs import start_loading
 
     extra = [Path(r) for r in runs]
     # With --out the ledgers start loading now, beside the config's and the report's imports (reports/cli.py).
     loading = start_loading(out_dir_for(None, out), extra) if out else None
-    config = load_config(config_path)
+    with gc_paused():  # pydantic's modules and the config: nothing for the garbage collector to find
+        config = load_config(config_path)
     out_dir = out_dir_for(config, out)
     run_report(config, out_dir, extra, parse_day(start) if start else None, parse_day(end) if end else None, fmt,
                Path(output) if output else None, post_cutoff=post_cutoff, wide=wide,

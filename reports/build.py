@@ -7,6 +7,7 @@ text, charts and HTML renderers share, so every format shows the same numbers.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -25,7 +26,7 @@ from agent_tools.price_archive import archives_in
 from arena.config import ArenaConfig
 from reports import ReportError
 from reports.benchmarks import equal_weight_universe, qqq_buy_and_hold
-from reports.beside import Claims, beside
+from reports.beside import Claims, beside, gc_paused
 from reports.cutoff import MAY_REMEMBER, CutoffSplit, cutoff_for, split_at
 from reports.equity import Curve, Marker, Trade, base_day_before, ledger_trades, model_curve
 from reports.logs import trade_reasons
@@ -563,9 +564,27 @@ def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes
 
 
 def build_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: date | None, end: date | None,
-                 post_cutoff: bool = False, details: bool = True, loading: Loading | None = None) -> Report:
+                 post_cutoff: bool = False, details: bool = True, loading: Loading | None = None,
+                 freeze: bool = False) -> Report:
     """Everything the report shows, computed once. `details` (the trades' reasons from the session logs, holdings
-    over time) is what only the HTML shows; the other formats leave it out and skip reading the logs."""
+    over time) is what only the HTML shows; the other formats leave it out and skip reading the logs.
+
+    Up to the statistics the report only builds what it keeps (arch's modules, prices, ledgers, curves): the cyclic
+    garbage collector is paused there, as it would walk them all again and again for nothing (a third of a second
+    on ten years, most of it in full collections while scipy is imported). `freeze` (a process that ends with this
+    report: the CLI) then moves them out of the collector's sight for good, so the statistics' collections, in
+    this process and in the one forked beside it, walk only what the statistics make."""
+    with gc_paused():
+        report, marker, notes = assemble_report(config, out_dir, runs, start, end, post_cutoff, details, loading)
+        if freeze:
+            gc.freeze()
+    attach_statistics(report, config, marker, notes, details)
+    return report
+
+
+def assemble_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: date | None, end: date | None,
+                    post_cutoff: bool, details: bool, loading: Loading | None) -> tuple[Report, Marker, Notes]:
+    """The report up to its statistics: models and benchmarks on one window, with their curves and metrics."""
     # The ledgers are read in a second process (the largest first) while this one parses the prices and imports arch,
     # then this one helps with what is left (the smallest first). `tradearena report` starts that reading before its
     # own imports and hands it in as `loading`.
@@ -638,5 +657,4 @@ def build_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: da
                     conventions=conventions, notes=notes.as_list(), folders=folders, prices=prices,
                     generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), days=window,
                     post_cutoff=post_cutoff)
-    attach_statistics(report, config, marker, notes, details)
-    return report
+    return report, marker, notes

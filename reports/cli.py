@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reports import ReportError
+from reports.beside import gc_paused
 from reports.runs import Loading
 
 if TYPE_CHECKING:
@@ -58,10 +59,11 @@ def run_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start: date
         raise ReportError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if fmt == "html" and output is None and sys.stdout.isatty():
         raise ReportError("--format html writes a file: add --output report.html (or redirect standard output)")
-    from reports.build import build_report
+    with gc_paused():  # pandas' modules: nothing for the garbage collector to find (see build_report)
+        from reports.build import build_report
 
     report = build_report(config, out_dir, runs, start, end, post_cutoff=post_cutoff, details=fmt == "html",
-                          loading=loading)
+                          loading=loading, freeze=True)
     if output is not None:
         _write(Path(output), render(report, fmt, wide))
         for note in report.notes if fmt != "table" else []:

@@ -234,3 +234,18 @@ def test_every_close_marked_at_once_is_the_per_symbol_sum_to_the_last_bit_or_lef
     # two orders of the same symbols: the one listed second is left to `close`
     total, exact = marker.invested([{"AAA": aaa, "BBB": bbb}, {"BBB": bbb, "AAA": aaa}], days[:2])
     assert exact.tolist() == [True, False] and total[0] == aaa * 11 + bbb * 20
+
+
+def test_the_garbage_collector_is_paused_only_while_the_report_is_assembled(tmp_path: Path, config, monkeypatch) -> None:
+    import gc
+
+    import reports.build as build
+
+    write_ledger(tmp_path / "run", "holder", holder_records())
+    seen = []
+    monkeypatch.setattr(build, "attach_statistics", lambda *args: seen.append(gc.isenabled()))
+    build_report(config, tmp_path / "run", [], None, None)
+    assert seen == [True] and gc.isenabled()  # the statistics run with it, and it is on again afterwards
+    with pytest.raises(ReportError):
+        build_report(config, tmp_path / "run", [], date(2025, 10, 7), date(2025, 10, 2))
+    assert gc.isenabled()
