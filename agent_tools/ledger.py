@@ -69,8 +69,11 @@ class LedgerCorrupted(LedgerError):
     pass
 
 
+NUMBER_TYPES = (int, float, str, Decimal)  # what `to_decimal` takes (a tuple: `int | float | ...` is rebuilt per call)
+
+
 def to_decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+    if isinstance(value, bool) or not isinstance(value, NUMBER_TYPES):
         raise TypeError(f"not a number: {value!r}")
     return Decimal(str(value))
 
