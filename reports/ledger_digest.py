@@ -161,4 +161,5 @@ def digest_ledger(path: Path, translate: Callable[[dict], dict] | None = None) -
     digest = LedgerDigest()
     watcher = digest if translate is None else (lambda record, state: digest(translate(record), state))
     read_ledger(path, watchers=[watcher])
+    digest._settle()  # the last day's holdings made now: nothing pending is handed to another process
     return digest
