@@ -400,7 +400,7 @@ def model_entry(run: ModelRun, curve: Curve, window: list[date], base_day: date,
 
 
 def _with_reason(trade: Trade, reason: str) -> Trade:
-    return replace(trade, reason=reason)
+    return trade._replace(reason=reason)
 
 
 def post_cutoff_window(window: list[date], cutoffs: dict[str, date | None], notes: Notes) -> list[date]:
