@@ -7,10 +7,7 @@ filled at the day's open and paid no fee, and there are no sessions, tokens or l
 
 from __future__ import annotations
 
-import copyreg
-import dataclasses
 import json
-import operator
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -25,7 +22,7 @@ from arena.repeats import repeat_dirs, repeat_number
 from arena.session_log import latest_by_session, read_session_records
 from reports import ReportError
 from reports.beside import Claims, Pending, beside, gc_paused
-from reports.ledger_digest import Fill, LedgerDigest, digest_ledger
+from reports.ledger_digest import LedgerDigest, digest_ledger
 from reports.notes import Notes
 
 # This module is imported before the report's heavy imports (pandas, pydantic, arch): the process reading the ledgers
@@ -68,13 +65,6 @@ class ModelRun:
     def last_day(self) -> date:
         """The last day the model ran: a failed last session writes no ledger line but still counts."""
         return max([*([self.ledger.last_day] if self.ledger.last_day else []), *self._session_span[-1:]])
-
-
-if dataclasses.is_dataclass(Fill):
-    # A ModelRun is handed from the process that read it to the one that reports it, with every fill of ten years:
-    # pickled as a plain tuple, not by the dataclass's own (slow, Python-level) __getstate__/__setstate__.
-    _fill_fields = operator.attrgetter(*(f.name for f in dataclasses.fields(Fill)))
-    copyreg.pickle(Fill, lambda fill: (Fill, _fill_fields(fill)))
 
 
 def model_folders(folder: Path) -> list[Path]:
