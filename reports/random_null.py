@@ -73,7 +73,11 @@ class NullResult:
 
 class PriceGrid:
     """The window's days x the universe: `opens` (the price a session trades at; NaN when the symbol cannot trade
-    that day) and `closes` (the last close on or before the day, 0 before the first)."""
+    that day) and `closes` (the last close on or before the day, 0 before the first).
+
+    The simulation reads them as rows of one float array per day whose columns are in symbol order (`symbols`), so a
+    trader's holdings, kept as column numbers, sort as their symbols do: `RandomPolicy.decide` sorts, draws and
+    compares them exactly as it does symbols, without a name lookup per trade."""
 
     def __init__(self, universe: list[str], days: list[date], marker: Marker):
         self.universe = list(universe)
@@ -81,32 +85,35 @@ class PriceGrid:
         self.ordinals = np.array([d.toordinal() for d in self.days], dtype=np.int64)
         self.index = {s: j for j, s in enumerate(self.universe)}
         self.opens, self.closes = _prices(self.universe, self.days, self.ordinals, marker)
-        tradable = np.isfinite(self.opens) & (self.opens != 0)
-        self._tradable_rows = tradable
-        self._tradable: dict[bytes, list[str]] = {}
-        self._tradable_on: list[list[str] | None] = [None] * len(self.days)
-        self.open_rows = _rows(self.opens)
-        self.close_rows = _rows(self.closes)
+        self.symbols = sorted(self.index)
+        self._columns = [self.index[s] for s in self.symbols]  # the symbol-order columns of opens and closes
+        column_of = {s: c for c, s in enumerate(self.symbols)}
+        self._universe_columns = [column_of[s] for s in self.universe]
+        self._tradable_rows = np.isfinite(self.opens) & (self.opens != 0)
+        self._tradable: list[list[int]] | None = None
+        self.open_rows = _rows(self.opens[:, self._columns])
+        self.close_rows = _rows(self.closes[:, self._columns])
         self._fills: dict[tuple[FillModel, str], list[array]] = {}
 
-    def tradable(self, d: int) -> list[str]:
-        """The symbols with a price to trade at on day index d, in universe order (shared by days alike)."""
-        known = self._tradable_on[d]
-        if known is not None:
-            return known
-        row = self._tradable_rows[d]
-        key = row.tobytes()
-        found = self._tradable.get(key)
-        if found is None:
-            found = self._tradable[key] = [s for s, ok in zip(self.universe, row.tolist(), strict=True) if ok]
-        self._tradable_on[d] = found
-        return found
+    def tradable(self) -> list[list[int]]:
+        """For each day, the columns of the symbols with a price to trade at, in universe order (one list shared by
+        days alike)."""
+        if self._tradable is None:
+            shared: dict[bytes, list[int]] = {}
+            self._tradable = []
+            for row in self._tradable_rows:
+                key = row.tobytes()
+                found = shared.get(key)
+                if found is None:
+                    found = shared[key] = [c for c, ok in zip(self._universe_columns, row.tolist(), strict=True) if ok]
+                self._tradable.append(found)
+        return self._tradable
 
     def fill_rows(self, fill: FillModel, side: str) -> list[array]:
         """Every open's fill price for one side (NaN where there is no open), computed once per fill model."""
         rows = self._fills.get((fill, side))
         if rows is None:
-            rows = self._fills[(fill, side)] = _rows(fill_prices(fill, side, self.opens))
+            rows = self._fills[(fill, side)] = _rows(fill_prices(fill, side, self.opens)[:, self._columns])
         return rows
 
 
@@ -265,9 +272,9 @@ def _one_trader(policy: RandomPolicy, keys: np.ndarray, swap_words: np.ndarray, 
     4-model report), so names are looked up once, a session's draws reuse one object, whole-share sizes are computed
     in place and a fee that depends on the quantity alone is computed once per quantity. While the trader holds
     something only its events can change anything, and `decide` buys nothing then (it buys only with nothing held)."""
-    opens, closes, index = grid.open_rows, grid.close_rows, grid.index
+    opens, closes, names = grid.open_rows, grid.close_rows, grid.symbols
     buy_at, sell_at = grid.fill_rows(costs.fill, "buy"), grid.fill_rows(costs.fill, "sell")
-    fee_of, decide, tradable, exposure = costs.fee_function, policy.decide, grid.tradable, policy.exposure
+    fee_of, decide, tradable, exposure = costs.fee_function, policy.decide, grid.tradable(), policy.exposure
     fee_known: dict[float, float] = {}
     memo = costs.fee_by_quantity
     floor = math.floor
@@ -281,7 +288,7 @@ def _one_trader(policy: RandomPolicy, keys: np.ndarray, swap_words: np.ndarray, 
         event_keys = event_keys.tolist()
     draws = _BulkDraws(0, [], [])
     cash = initial
-    held: dict[str, float] = {}
+    held: dict[int, float] = {}  # column (symbol order) -> quantity
     days = len(grid.days)
     d, e = 0, 0
     while d < days:
@@ -291,30 +298,28 @@ def _one_trader(policy: RandomPolicy, keys: np.ndarray, swap_words: np.ndarray, 
                 draws.reset(event_keys[e], event_swaps[e], picks[e])
             else:
                 draws.reset(int(keys[d]), as_uniforms(swap_words[d]).tolist(), [])
-            buys, _ = decide(draws, [], tradable(d))
+            buys, _ = decide(draws, [], tradable[d])
             day_opens, buy_row = opens[d], buy_at[d]
             each = cash * exposure / len(buys) if buys else 0.0
-            for symbol in buys:
-                j = index[symbol]
+            for j in buys:
                 price = buy_row[j]
                 qty = quantity(each, day_opens[j], fractional)  # sized at the quote, as the baseline does
                 fee = fee_of(qty, price)
                 if qty > 0 and qty * price + fee <= cash:
                     cash -= qty * price + fee
-                    held[symbol] = held.get(symbol, 0.0) + qty
+                    held[j] = held.get(j, 0.0) + qty
                     if fills is not None:
-                        fills.append((d, "buy", symbol, qty, price, fee))
+                        fills.append((d, "buy", names[j], qty, price, fee))
             d += 1
             continue
         e = bisect_left(events, d, e)
         for e in range(e, last_event):  # noqa: B020 (the walk goes on from e)
             d = events[e]
             draws.reset(event_keys[e], event_swaps[e], picks[e])
-            _, swaps = decide(draws, sorted(held), tradable(d))
+            _, swaps = decide(draws, sorted(held), tradable[d])
             day_opens, buy_row, sell_row = opens[d], buy_at[d], sell_at[d]
             for old, new in swaps:
-                o, n = index[old], index[new]
-                old_open, new_open = day_opens[o], day_opens[n]
+                old_open, new_open = day_opens[old], day_opens[new]
                 if old not in held or old_open != old_open or not old_open:  # no price for the old holding today
                     continue
                 value = held[old] * old_open * buffer
@@ -325,14 +330,14 @@ def _one_trader(policy: RandomPolicy, keys: np.ndarray, swap_words: np.ndarray, 
                 elif new_open <= 0 or value <= 0 or value / new_open < 1.0:
                     continue
                 qty = held.pop(old)
-                price = sell_row[o]
+                price = sell_row[old]
                 fee = fee_known.get(qty) if memo else None
                 if fee is None:
                     fee = fee_known[qty] = fee_of(qty, price)
                 cash += qty * price - fee
                 if fills is not None:
-                    fills.append((d, "sell", old, qty, price, fee))
-                buy_price = buy_row[n]
+                    fills.append((d, "sell", names[old], qty, price, fee))
+                buy_price = buy_row[new]
                 spend = value if value < cash else cash  # min(value, cash)
                 if fractional:
                     new_qty = quantity(spend, new_open, fractional)
@@ -345,13 +350,13 @@ def _one_trader(policy: RandomPolicy, keys: np.ndarray, swap_words: np.ndarray, 
                     cash -= new_qty * buy_price + fee
                     held[new] = held.get(new, 0.0) + new_qty
                     if fills is not None:
-                        fills.append((d, "buy", new, new_qty, buy_price, fee))
+                        fills.append((d, "buy", names[new], new_qty, buy_price, fee))
             if not held:
                 break
         else:
             break  # no event left: nothing changes until the last close
         d += 1
-    final = cash + sum(q * closes[-1][index[s]] for s, q in held.items())
+    final = cash + sum(q * closes[-1][c] for c, q in held.items())
     return final / initial - 1.0
 
 
