@@ -139,6 +139,11 @@ class Claims:
             self._ends[0] = front + 1
             return front
 
+    def front(self) -> int:
+        """The next item from the front: every item before it has been taken."""
+        with self._ends.get_lock():
+            return self._ends[0]
+
     def run(self, pieces: Sequence[Callable[[], T]], from_back: bool = False) -> dict[int, T]:
         """Take items and run `pieces[item]()` for each until none is left: {item: its result}."""
         done: dict[int, T] = {}

@@ -445,8 +445,14 @@ class NullWork:
         return 1.0 - (1.0 - policy.swap_probability) ** policy.holdings
 
     def grid(self) -> PriceGrid:
+        """The price grid with the fill prices and tradable columns every piece reads: made before the second process
+        is forked (which then starts simulating at once), and again only in a process that let go of it."""
         if self._grid is None:
             self._grid = PriceGrid(list(self.config.universe), self.days, self.marker)
+            for costs in {id(c.fill): c for c in self.costs.values()}.values():
+                self._grid.fill_rows(costs.fill, "buy")
+                self._grid.fill_rows(costs.fill, "sell")
+            self._grid.tradable()
         return self._grid
 
     def release(self) -> None:
@@ -498,11 +504,13 @@ class StatisticsWork:
                 self.comparing = len(self.pieces)
                 self.pieces.append(partial(self._statistic, compare, list(frame.columns), frame.to_numpy(), theirs,
                                            reps=settings.bootstrap_reps, seed=settings.seed))
+        self.claims = Claims(len(self.pieces))
 
     def _statistic(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """A bootstrap piece: the null's pieces are all before it in the list, so a process that takes one from the
-        front has no more null to simulate, and lets go of its price grid (peak memory) first."""
-        self.nulls.release()
+        """A bootstrap piece: once every null piece is claimed (they come first), this process lets go of its price
+        grid before the bootstrap's own arrays are made (peak memory)."""
+        if self.claims.front() >= len(self.nulls.pieces):
+            self.nulls.release()
         return fn(*args, **kwargs)
 
     def attach(self, done: dict[int, Any]) -> None:
@@ -525,10 +533,11 @@ def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes
     with `details`, each model's holdings over time (the HTML's chart)."""
     conventions, models = report.conventions, report.models
     work = StatisticsWork(report, config, marker)
-    claims = Claims(len(work.pieces))
     with gc_paused():  # the pieces make no cyclic garbage worth a full collection's walk over the loaded runs (0.2 s)
-        beside_done = beside(claims.run, work.pieces)
-        done = claims.run(work.pieces, from_back=True)
+        if work.nulls.pieces:
+            work.nulls.grid()
+        beside_done = beside(work.claims.run, work.pieces)
+        done = work.claims.run(work.pieces, from_back=True)
     rf, ppy = conventions.per_period_risk_free, conventions.periods_per_year
     for entry in report.entries:  # the light work, while the second process finishes its last piece
         returns, theirs = entry.returns, work.qqq_of[id(entry)]

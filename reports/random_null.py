@@ -132,11 +132,16 @@ def _prices(universe: list[str], days: list[date], ordinals: np.ndarray, marker:
                                                                                                   np.ndarray]:
     opens = np.full((len(days), len(universe)), np.nan)
     closes = np.zeros((len(days), len(universe)))
+    seen: tuple[list[date], np.ndarray] | None = None  # most symbols trade on the same days: their ordinals once
     for j, symbol in enumerate(universe):
         bars = marker.data.daily.get(symbol)
         if bars is None or not len(bars):
             continue
-        have = np.fromiter((d.toordinal() for d in bars.days), dtype=np.int64, count=len(bars.days))
+        if seen is not None and bars.days == seen[0]:
+            have = seen[1]
+        else:
+            have = np.fromiter(map(date.toordinal, bars.days), dtype=np.int64, count=len(bars.days))
+            seen = (bars.days, have)
         last = np.searchsorted(have, ordinals, side="right") - 1  # the last bar on or before each day
         bar_closes = np.asarray(bars.close, dtype=float)
         closes[:, j] = np.where(last >= 0, bar_closes[np.maximum(last, 0)], 0.0)
