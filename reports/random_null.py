@@ -34,7 +34,6 @@ from arena.models.random_trader import (
     PROCEEDS_BUFFER,
     SWAP_LANE,
     RandomPolicy,
-    as_uniforms,
     quantity,
     session_keys,
     uniform,
@@ -227,20 +226,30 @@ class Costs:
 
 
 class _BulkDraws:
-    """One session's draws from the bulk arrays: `swap` is the row's own item lookup (a trader of the null never
-    holds more than `holdings` symbols, the row's length); picks past the first few are computed one at a time."""
+    """One session's draws from the bulk arrays: `swapped` is the holdings whose swap draw is below the probability,
+    found in bulk (`_swapped`); picks past the first few are computed one at a time."""
 
-    __slots__ = ("key", "picks", "swap")
+    __slots__ = ("key", "picks", "ks")
 
-    def __init__(self, key: int, swaps: list[float], picks: list[float]):
-        self.reset(key, swaps, picks)
+    def __init__(self, key: int, ks: tuple[int, ...], picks: list[float]):
+        self.key, self.ks, self.picks = key, ks, picks
 
-    def reset(self, key: int, swaps: list[float], picks: list[float]) -> None:
-        self.key, self.picks = key, picks
-        self.swap = swaps.__getitem__
+    def swapped(self, count: int, probability: float) -> tuple[int, ...]:
+        ks = self.ks  # for this trader's probability, among all `slots` draws: those of held holdings
+        return ks if not ks or ks[-1] < count else tuple(k for k in ks if k < count)
 
     def pick(self, j: int) -> float:
         return self.picks[j] if j < len(self.picks) else uniform(self.key, PICK_LANE, j)
+
+
+def _swapped(below: np.ndarray) -> list[tuple[int, ...]]:
+    """For each row of a sessions x slots table of "draw below the swap probability", the slots that are."""
+    slots = below.shape[1]
+    if slots > 8:
+        return [tuple(np.flatnonzero(row).tolist()) for row in below]
+    table = [tuple(k for k in range(slots) if mask >> k & 1) for mask in range(1 << slots)]
+    masks = below.astype(np.int64) @ (np.int64(1) << np.arange(slots, dtype=np.int64))
+    return [table[m] for m in masks.tolist()]
 
 
 Fill = tuple[int, str, str, float, float, float]  # day index, side, symbol, quantity, price, fee
@@ -263,15 +272,16 @@ def simulate_traders(policies: list[RandomPolicy], grid: PriceGrid, initial: flo
             events = below[:, 0].copy()  # a session in which some holding may be swapped
             for k in range(1, slots):
                 events |= below[:, k]
+            event_days = np.flatnonzero(events)
             fills: list[Fill] | None = [] if trace is not None else None
-            returns[first + t] = _one_trader(policy, keys[t], swap_words[t], np.flatnonzero(events), grid,
+            returns[first + t] = _one_trader(policy, keys[t], event_days, _swapped(below[event_days]), grid,
                                              initial, costs, fractional, fills)
             if trace is not None and fills is not None:
                 trace.append(fills)
     return returns
 
 
-def _one_trader(policy: RandomPolicy, keys: np.ndarray, swap_words: np.ndarray, event_days: np.ndarray,
+def _one_trader(policy: RandomPolicy, keys: np.ndarray, event_days: np.ndarray, swapped: list[tuple[int, ...]],
                 grid: PriceGrid, initial: float, costs: Costs, fractional: bool, fills: list[Fill] | None) -> float:
     """One trader, session by session: the hot loop of the null (about a quarter of a million sessions on a 10-year,
     4-model report), so names are looked up once, a session's draws reuse one object, whole-share sizes are computed
@@ -289,9 +299,8 @@ def _one_trader(policy: RandomPolicy, keys: np.ndarray, swap_words: np.ndarray, 
     if events:
         event_keys = keys[event_days]
         picks = uniforms(event_keys, PICK_LANE, PICKS_AHEAD).tolist()
-        event_swaps = as_uniforms(swap_words[event_days]).tolist()
         event_keys = event_keys.tolist()
-    draws = _BulkDraws(0, [], [])
+    draws = _BulkDraws(0, (), [])
     cash = initial
     held: dict[int, float] = {}  # column (symbol order) -> quantity
     days = len(grid.days)
@@ -300,9 +309,9 @@ def _one_trader(policy: RandomPolicy, keys: np.ndarray, swap_words: np.ndarray, 
         if not held:  # the first session, or one after every holding was sold: buy from cash
             e = bisect_left(events, d, e)
             if e < last_event and events[e] == d:
-                draws.reset(event_keys[e], event_swaps[e], picks[e])
-            else:
-                draws.reset(int(keys[d]), as_uniforms(swap_words[d]).tolist(), [])
+                draws.key, draws.picks = event_keys[e], picks[e]
+            else:  # nothing held: no swap draw is read
+                draws.key, draws.picks = int(keys[d]), []
             buys, _ = decide(draws, [], tradable[d])
             day_opens, buy_row = opens[d], buy_at[d]
             each = cash * exposure / len(buys) if buys else 0.0
@@ -320,7 +329,7 @@ def _one_trader(policy: RandomPolicy, keys: np.ndarray, swap_words: np.ndarray, 
         e = bisect_left(events, d, e)
         for e in range(e, last_event):  # noqa: B020 (the walk goes on from e)
             d = events[e]
-            draws.reset(event_keys[e], event_swaps[e], picks[e])
+            draws.key, draws.ks, draws.picks = event_keys[e], swapped[e], picks[e]
             _, swaps = decide(draws, sorted(held), tradable[d])
             day_opens, buy_row, sell_row = opens[d], buy_at[d], sell_at[d]
             for old, new in swaps:

@@ -9,13 +9,14 @@ Draws are counter-based: every number a session uses is SplitMix64's output numb
 (seed, day) alone, so a rerun after a crash decides the same, and the report can replay hundreds of these traders
 from prices alone (`reports/random_null.py`) computing the draws of every trader and day at once with numpy
 (`session_keys`, `uniforms`) instead of seeding a generator per session. The k-th holding (in symbol order) is
-swapped when its own draw `swap(k)` is below the swap probability, so the sessions in which a trader does anything
-are known in bulk before any is simulated.
+swapped when its own draw `swap(k)` is below the swap probability, so the sessions in which a trader does anything,
+and which holdings it swaps in them, are known in bulk before any is simulated (`Draws.swapped`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -110,7 +111,9 @@ def uniforms(keys: np.ndarray, lane: int, count: int) -> np.ndarray:
 
 
 class Draws(Protocol):
-    def swap(self, k: int) -> float: ...
+    def swapped(self, count: int, probability: float) -> Sequence[int]:
+        """The k < count, in order, whose swap draw `swap(k)` is below the probability."""
+        ...
 
     def pick(self, j: int) -> float: ...
 
@@ -123,6 +126,9 @@ class SessionDraws:
 
     def swap(self, k: int) -> float:
         return uniform(self.key, SWAP_LANE, k)
+
+    def swapped(self, count: int, probability: float) -> list[int]:
+        return [k for k in range(count) if self.swap(k) < probability]
 
     def pick(self, j: int) -> float:
         return uniform(self.key, PICK_LANE, j)
@@ -167,12 +173,10 @@ class RandomPolicy:
             return sorted(pool[:count]), []
         swaps: list[tuple[str, str]] = []
         owned: set[str] | None = None  # made on the first swap: most sessions of the null swap one holding
-        p = self.swap_probability
-        swap, pick = draws.swap, draws.pick
+        pick = draws.pick
         j = 0
-        for k, symbol in enumerate(held):
-            if swap(k) >= p:
-                continue
+        for k in draws.swapped(len(held), self.swap_probability):  # the k-th holding is swapped
+            symbol = held[k]
             if owned is None:
                 owned = set(held)
             if len(owned) >= n:
