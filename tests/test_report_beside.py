@@ -188,3 +188,32 @@ def test_the_statistics_are_the_same_whichever_process_computes_which_piece(writ
         in_one_go = simulate_traders(work.nulls.traders[id(entry)], work.nulls.grid(), entry.perf.initial_value,
                                      work.nulls.costs[id(entry)])
         assert entry.null is not None and entry.null.returns.tobytes() == in_one_go.tobytes()
+
+
+def test_ctrl_c_while_work_runs_beside_is_the_callers_one_line_not_a_traceback_from_the_second_process(tmp_path):
+    script = tmp_path / "interrupted.py"
+    script.write_text(textwrap.dedent(CAN_FORK + """
+    import os, signal, time
+    from reports.beside import beside
+
+    def started_then_wait(started, go):
+        os.write(started, b"x")
+        return os.read(go, 1)  # until the caller says go (Ctrl-C arrives meanwhile)
+
+    started, go = os.pipe(), os.pipe()
+    pending = beside(started_then_wait, started[1], go[0])
+    assert pending.forked and os.read(started[0], 1) == b"x"  # the second process is running its work
+    try:
+        os.killpg(0, signal.SIGINT)  # Ctrl-C: to every process of the group
+        time.sleep(60)
+    except KeyboardInterrupt:
+        os.write(go[1], b"y")
+        assert pending.result() == b"y"  # the second process was not interrupted: it finished its work quietly
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    """), encoding="utf-8")
+    done = subprocess.run([PYTHON, str(script)], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60,
+                          env={**subprocess_env(), INLINE_ENV: "0"}, start_new_session=True)
+    if done.returncode == 3:
+        pytest.skip("one core or no fork here: the work runs inline")
+    assert done.returncode == 130 and done.stderr == "interrupted\n"
