@@ -596,7 +596,7 @@ def assemble_report(config: ArenaConfig, out_dir: Path, runs: list[Path], start:
                     post_cutoff: bool, details: bool, loading: Loading | None) -> tuple[Report, Marker, Notes]:
     """The report up to its statistics: models and benchmarks on one window, with their curves and metrics."""
     # The ledgers are read in a second process (the largest first) while this one parses the prices and imports arch,
-    # then this one helps with what is left (the smallest first). `tradearena report` starts that reading before its
+    # then this one helps with what is left (the largest left first). `tradearena report` starts that reading before its
     # own imports and hands it in as `loading`.
     loading = loading or start_loading(Path(out_dir), [Path(r) for r in runs])
     notes, folders = loading.notes, loading.folders

@@ -232,8 +232,10 @@ def finish_models(tasks: list[ModelTask], loaded: dict[int, object], notes: Note
 class Loading:
     """The models of the report's run folders, being loaded since the command started: the largest ledgers in a
     second process (reports/beside.py), while this one imports and loads what the report needs; `models()` then
-    loads what is left here (the smallest first) and waits for the rest. A problem finding the folders is raised by
-    `models()`, at the point where the report would have met it without the early start."""
+    loads what is left here and waits for the rest. Both take the largest ledger left whenever they are free, so
+    neither ends alone with a large one (taking the smallest first here left the other process idle while this one
+    read the 8.5 MB ledger last). A problem finding the folders is raised by `models()`, at the point where the
+    report would have met it without the early start."""
 
     notes: Notes
     folders: list[tuple[Path, list[Path]]]
@@ -247,7 +249,7 @@ class Loading:
         if self.error is not None:
             raise self.error
         assert self.claims is not None and self.pending is not None
-        mine = load_claimed(self.tasks, self.order, self.claims, from_back=True)
+        mine = load_claimed(self.tasks, self.order, self.claims)
         return finish_models(self.tasks, {**self.pending.result(), **mine}, self.notes)
 
 
