@@ -445,8 +445,8 @@ class NullWork:
         return 1.0 - (1.0 - policy.swap_probability) ** policy.holdings
 
     def grid(self) -> PriceGrid:
-        """The price grid with the fill prices and tradable columns every piece reads: made before the second process
-        is forked (which then starts simulating at once), and again only in a process that let go of it."""
+        """The price grid with the fill prices and tradable columns every piece reads, made by each process for the
+        first null piece it takes (this one often takes none: made before the fork, it would delay both)."""
         if self._grid is None:
             self._grid = PriceGrid(list(self.config.universe), self.days, self.marker)
             for costs in {id(c.fill): c for c in self.costs.values()}.values():
@@ -534,8 +534,6 @@ def attach_statistics(report: Report, config: ArenaConfig, marker: Marker, notes
     conventions, models = report.conventions, report.models
     work = StatisticsWork(report, config, marker)
     with gc_paused():  # the pieces make no cyclic garbage worth a full collection's walk over the loaded runs (0.2 s)
-        if work.nulls.pieces:
-            work.nulls.grid()
         beside_done = beside(work.claims.run, work.pieces)
         done = work.claims.run(work.pieces, from_back=True)
     rf, ppy = conventions.per_period_risk_free, conventions.periods_per_year
