@@ -15,7 +15,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from reports.equity import Curve, Marker
+from reports.equity import Curve, Marker, added
 from reports.notes import Notes
 
 QQQ = "QQQ"
@@ -39,7 +39,7 @@ def hold(shares: dict[str, float], cash: float, base_day: date, days: list[date]
         shares_invested = np.where(values != 0, total / values, 0.0)
     equity, exposure = [initial, *values.tolist()], [0.0, *shares_invested.tolist()]
     for r in np.flatnonzero(~exact).tolist():
-        invested = sum(q * marker.close(s, days[r], who=who) for s, q in shares.items())
+        invested = added(q * marker.close(s, days[r], who=who) for s, q in shares.items())
         equity[r + 1] = cash + invested
         exposure[r + 1] = invested / (cash + invested) if cash + invested else 0.0
     index = [base_day, *days]

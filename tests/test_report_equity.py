@@ -211,7 +211,7 @@ def test_reasons_come_from_the_ledger_the_tool_arguments_or_the_assistant_messag
 def test_every_close_marked_at_once_is_the_per_symbol_sum_to_the_last_bit_or_left_to_it(config) -> None:
     from agent_tools.market_calendar import MarketCalendar
     from agent_tools.market_data import load_market_data
-    from reports.equity import Marker
+    from reports.equity import Marker, added
     from reports.notes import Notes
 
     data = load_market_data(config.path(config.data.daily_prices), None, tuple(config.universe), MarketCalendar(),
@@ -228,7 +228,7 @@ def test_every_close_marked_at_once_is_the_per_symbol_sum_to_the_last_bit_or_lef
     assert exact.tolist() == [True, True, True, False, True, False]
     for holdings, day, value, done in zip(held, days, total.tolist(), exact.tolist(), strict=True):
         if done:
-            assert value == sum(q * marker.close(s, day) for s, q in holdings.items())  # same float
+            assert value == added(q * marker.close(s, day) for s, q in holdings.items())  # same float
     assert total[4] == 1.0
     assert marker.notes.as_list() == []  # the days left to `close` say their notes there, once, in order
     # two orders of the same symbols: the one listed second is left to `close`
@@ -249,3 +249,45 @@ def test_the_garbage_collector_is_paused_only_while_the_report_is_assembled(tmp_
     with pytest.raises(ReportError):
         build_report(config, tmp_path / "run", [], date(2025, 10, 7), date(2025, 10, 2))
     assert gc.isenabled()
+
+
+def test_a_day_marked_one_symbol_at_a_time_adds_its_values_as_the_days_marked_at_once(tmp_path: Path, config,
+                                                                                          monkeypatch) -> None:
+    """A close is the held values added in the holdings' order, left to right, both where numpy marks every close at
+    once and on the days marked one symbol at a time (BBB has no bar on 10-03 and 10-06). Not with `sum()`: from
+    Python 3.12 it compensates for rounding (as `math.fsum` does here), which would set those days apart."""
+    import math
+
+    import reports.benchmarks as benchmarks
+    import reports.equity as equity
+    from agent_tools.market_calendar import MarketCalendar
+    from agent_tools.market_data import load_market_data
+    from reports.equity import Marker, model_curve
+    from reports.notes import Notes
+    from reports.runs import load_runs
+
+    for module in (equity, benchmarks):
+        monkeypatch.setattr(module, "sum", math.fsum, raising=False)  # what Python 3.12's sum() makes of these terms
+    shares = {"AAA": 2.0**53 / 9, "BBB": 0.04, "QQQ": 0.008}  # AAA's value has a last place of 2, the others are < 1
+    data = load_market_data(config.path(config.data.daily_prices), None, tuple(config.universe), MarketCalendar(),
+                            members=config.membership)
+    marker = Marker(data, Notes())
+    trading_days = data.trading_days()
+    days = trading_days[1:]
+
+    def left_to_right(day: date) -> float:
+        total = 0.0
+        for symbol, quantity in shares.items():
+            total += quantity * marker.close(symbol, day)
+        return total
+
+    missing = date(2025, 10, 6)
+    assert math.fsum(q * marker.close(s, missing) for s, q in shares.items()) != left_to_right(missing)
+    expected = [left_to_right(day) for day in days]
+    basket = benchmarks.hold(shares, 0.0, trading_days[0], days, 1.0, marker, "basket")
+    assert basket.equity.tolist()[1:] == expected
+    write_ledger(tmp_path / "run", "basket", [record("2025-10-01", 0.0, session="b1", **shares),
+                                             record("2025-10-08", 0.0, "no_trade", session="b2", **shares)])
+    run = load_runs(tmp_path / "run", [], Notes())[0]
+    curve = model_curve(run, trading_days, marker, MarketCalendar())
+    assert curve.value is not None and curve.value.tolist()[1:] == expected
