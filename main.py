@@ -257,13 +257,14 @@ def serve_tools(signature: str, at: str | None, config_path: str | None, out: st
 def report(config_path: str | None, out: str | None, runs: tuple[str, ...], start: str | None, end: str | None,
            fmt: str, output: str | None, post_cutoff: bool, wide: bool) -> None:
     """Leaderboard with intervals, significance, a random null and benchmarks; table, csv, json or a tearsheet HTML."""
-    from reports.beside import gc_paused
+    from reports.beside import can_fork, gc_paused
     from reports.cli import run_report
     from reports.runs import start_loading
 
     extra = [Path(r) for r in runs]
-    # With --out the ledgers start loading now, beside the config's and the report's imports (reports/cli.py).
-    loading = start_loading(out_dir_for(None, out), extra) if out else None
+    # With --out the ledgers start loading now, beside the config's and the report's imports (reports/cli.py), when
+    # a second process reads them: read inline, they would only delay what checking the config has to say.
+    loading = start_loading(out_dir_for(None, out), extra) if out and can_fork() else None
     with gc_paused():  # pydantic's modules and the config: nothing for the garbage collector to find
         config = load_config(config_path)
     out_dir = out_dir_for(config, out)

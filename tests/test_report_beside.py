@@ -137,6 +137,21 @@ def test_a_bad_config_is_reported_before_a_missing_run_folder_the_early_reader_m
     assert done.exit_code == 2 and f"{missing}: no such run folder" in done.output
 
 
+def test_a_bad_config_is_said_before_any_ledger_is_read_when_they_are_read_inline(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import reports.runs
+    from main import cli
+
+    read: list[object] = []
+    monkeypatch.setattr(reports.runs, "load_model", lambda *task: read.append(task))
+    monkeypatch.setenv(INLINE_ENV, "1")
+    bad = tmp_path / "config.json"
+    bad.write_text("{not json", encoding="utf-8")
+    done = CliRunner().invoke(cli, ["report", "--config", str(bad), "--out", str(real_run())])
+    assert done.exit_code == 2 and "not valid JSON" in done.output and read == []
+
+
 def test_a_loaded_model_crosses_to_the_other_process_unchanged():
     import pickle
 
