@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
+from reports import ReportError
+
 T = TypeVar("T")
 INLINE_ENV = "TRADEARENA_REPORT_INLINE"
 
@@ -75,8 +77,9 @@ class Pending(Generic[T]):
                 with gc_paused():  # unpickling ten years of ledger digests: only new objects, no garbage
                     self._value = self._receive.recv()
             except EOFError:
-                self._value = (False, RuntimeError(f"the report's second process died (exit code "
-                                                   f"{self._child.exitcode}); rerun with {INLINE_ENV}=1"))
+                self._child.join()  # its exit code, for the message
+                self._value = (False, ReportError(f"the report's second process died (exit code "
+                                                  f"{self._child.exitcode}); rerun with {INLINE_ENV}=1"))
             finally:
                 self._receive.close()
                 self._child.join()

@@ -232,3 +232,31 @@ def test_ctrl_c_while_work_runs_beside_is_the_callers_one_line_not_a_traceback_f
     if done.returncode == 3:
         pytest.skip("one core or no fork here: the work runs inline")
     assert done.returncode == 130 and done.stderr == "interrupted\n"
+
+
+def test_a_second_process_killed_during_the_statistics_is_one_line_on_stderr(tmp_path, write_config):
+    """Killed (by the out-of-memory killer, say) in its first null piece: the pieces it had taken are lost, so the
+    report stops with one line naming the way round it, not a traceback."""
+    config = write_config(report={"bootstrap_reps": 60, "random_traders": 30})
+    script = tmp_path / "killed.py"
+    script.write_text(textwrap.dedent(CAN_FORK + """
+    import os, signal
+    import reports.build as build
+    from main import cli
+
+    parent, simulate = os.getpid(), build.simulate_traders
+
+    def killed_beside(*args, **kwargs):
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return simulate(*args, **kwargs)
+
+    build.simulate_traders = killed_beside
+    cli(["report", "--config", sys.argv[1], "--out", sys.argv[2], "--format", "json"])
+    """), encoding="utf-8")
+    done = subprocess.run([PYTHON, str(script), str(config), str(real_run())], cwd=PROJECT_DIR, capture_output=True,
+                          text=True, timeout=120, env={**subprocess_env(), INLINE_ENV: "0"})
+    if done.returncode == 3:
+        pytest.skip("one core or no fork here: the work runs inline")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == f"error: the report's second process died (exit code -9); rerun with {INLINE_ENV}=1\n"
