@@ -80,6 +80,9 @@ class Pending(Generic[T]):
                 self._child.join()  # its exit code, for the message
                 self._value = (False, ReportError(f"the report's second process died (exit code "
                                                   f"{self._child.exitcode}); rerun with {INLINE_ENV}=1"))
+            except BaseException:  # Ctrl-C while waiting: the second process ignores it and would block on sending its
+                self._child.terminate()  # result (it holds the pipe's other end too), so the join below never returned
+                raise
             finally:
                 self._receive.close()
                 self._child.join()

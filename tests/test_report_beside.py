@@ -6,7 +6,9 @@ may still hold a thread of another test's HTTP server, which would make them run
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import textwrap
 
@@ -260,3 +262,45 @@ def test_a_second_process_killed_during_the_statistics_is_one_line_on_stderr(tmp
         pytest.skip("one core or no fork here: the work runs inline")
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == f"error: the report's second process died (exit code -9); rerun with {INLINE_ENV}=1\n"
+
+
+def test_ctrl_c_while_waiting_for_the_second_processs_result_stops_it_and_exits_at_once(tmp_path):
+    """The second process ignores Ctrl-C and goes on to send a result larger than a pipe holds: the caller, interrupted
+    while it waits for that result, stops it rather than waiting for it to finish sending (it never would)."""
+    script = tmp_path / "interrupted_waiting.py"
+    script.write_text(textwrap.dedent(CAN_FORK + """
+    import os, signal
+    from reports.beside import beside
+
+    def large_result_after(started, go):
+        os.write(started, b"x")
+        os.read(go, 1)
+        return b"y" * 1_000_000
+
+    started, go = os.pipe(), os.pipe()
+    pending = beside(large_result_after, started[1], go[0])
+    assert pending.forked and os.read(started[0], 1) == b"x"
+
+    def ctrl_c_then_go(*_):
+        os.killpg(0, signal.SIGINT)  # Ctrl-C: to every process of the group, while this one waits for the result
+        os.write(go[1], b"y")
+
+    signal.signal(signal.SIGALRM, ctrl_c_then_go)
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    try:
+        pending.result()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    """), encoding="utf-8")
+    with subprocess.Popen([PYTHON, str(script)], cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, env={**subprocess_env(), INLINE_ENV: "0"}, start_new_session=True) as done:
+        try:
+            _out, err = done.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(done.pid, signal.SIGKILL)
+            done.communicate()
+            pytest.fail("still waiting for the second process 30 s after Ctrl-C")
+    if done.returncode == 3:
+        pytest.skip("one core or no fork here: the work runs inline")
+    assert done.returncode == 130 and err == "interrupted\n"
