@@ -1,6 +1,6 @@
 """Work the report does in a second process while the first does something else: reading the ledgers while the
-prices load, the random null while the bootstrap runs. The second process is forked, so it starts with everything
-already imported and loaded and hands back one pickled result.
+prices load, then the statistics' pieces, which both processes claim (`Claims`). The second process is forked, so it
+starts with everything already imported and loaded and hands back one pickled result.
 
 The work runs inline instead (the same call, at the same point, with the same result) where a second process cannot
 help or is not safe: one core, no core to spare (load average), not Linux, other threads running (a fork copies
