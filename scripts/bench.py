@@ -346,9 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", action="store_true", help="also run the scale benchmark (scripts/bench_scale.py)")
     parser.add_argument("--only-scale", action="store_true", help="run only the scale benchmark")
     parser.add_argument("--years", type=int, default=10, help="scale: years of generated data (default 10)")
-    parser.add_argument("--reps", type=int, default=3, help="scale: runs of each start-up figure (default 3)")
-    parser.add_argument("--heavy-reps", type=int, default=3, help="scale: runs of each replay, report and workers "
-                        "figure (default 3)")
+    parser.add_argument("--reps", type=int, default=3, help="scale: runs of each start-up and report figure (default 3)")
+    parser.add_argument("--heavy-reps", type=int, default=3, help="scale: runs of each replay and workers figure "
+                        "(default 3)")
     args = parser.parse_args(argv)
     if args.scale or args.only_scale:
         import bench_scale
