@@ -258,7 +258,7 @@ def report(config_path: str | None, out: str | None, runs: tuple[str, ...], star
            fmt: str, output: str | None, post_cutoff: bool, wide: bool) -> None:
     """Leaderboard with intervals, significance, a random null and benchmarks; table, csv, json or a tearsheet HTML."""
     from reports.beside import can_fork, gc_paused
-    from reports.cli import run_report
+    from reports.cli import run_report, without_pyarrow
     from reports.runs import start_loading
 
     extra = [Path(r) for r in runs]
@@ -268,6 +268,7 @@ def report(config_path: str | None, out: str | None, runs: tuple[str, ...], star
     with gc_paused():  # pydantic's modules and the config: nothing for the garbage collector to find
         config = load_config(config_path)
     out_dir = out_dir_for(config, out)
+    without_pyarrow(config)  # before pandas is imported: CSV prices need none of it (40-80 MB of RSS)
     run_report(config, out_dir, extra, parse_day(start) if start else None, parse_day(end) if end else None, fmt,
                Path(output) if output else None, post_cutoff=post_cutoff, wide=wide,
                loading=loading or start_loading(out_dir, extra))
