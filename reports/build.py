@@ -431,7 +431,7 @@ class NullWork:
         ex = config.execution
         fill = build_fill_model(ex.slippage_bps)
         fee = build_fee_model(ex.fee_model, ex.per_share, ex.fee_minimum, ex.fee_bps)
-        self.models = [m for m in models if m.perf.cumulative_return is not None and count > 0 and days]
+        self.models = [m for m in models if m.perf.cumulative_return is not None] if count > 0 and days else []
         self.traders = {id(m): matched_traders(m.label, m.turnover, m.exposure, len(days), count,
                                                config.report.seed) for m in self.models}
         self.costs = {id(m): Costs(fill, fee if m.fees_recorded else None) for m in self.models}
@@ -445,14 +445,11 @@ class NullWork:
         return 1.0 - (1.0 - policy.swap_probability) ** policy.holdings
 
     def grid(self) -> PriceGrid:
-        """The price grid with the fill prices and tradable columns every piece reads, made by each process for the
-        first null piece it takes (this one often takes none: made before the fork, it would delay both)."""
+        """The price grid every piece reads, made by each process for the first null piece it takes (this one often
+        takes none: made before the fork, it would delay both). Its fill prices and tradable columns are cached on
+        first use (`PriceGrid.fill_rows`, `PriceGrid.tradable`)."""
         if self._grid is None:
             self._grid = PriceGrid(list(self.config.universe), self.days, self.marker)
-            for costs in {id(c.fill): c for c in self.costs.values()}.values():
-                self._grid.fill_rows(costs.fill, "buy")
-                self._grid.fill_rows(costs.fill, "sell")
-            self._grid.tradable()
         return self._grid
 
     def release(self) -> None:
