@@ -362,13 +362,15 @@ def _dataset_rows(path: Path, columns: tuple[str, ...], window: Window) -> tuple
 
 def _read_daily(path: Path, window: Window | None = None) -> dict[str, _SymbolRows]:
     if is_dataset(path):
-        rows: Iterable[tuple[int, list[Any]]] = _dataset_rows(path, DAILY_COLUMNS, window or Window(()))[0]
-    else:
-        fast = read_prices(path, DAILY_COLUMNS, DAILY_FORMAT, daily=True)
-        if fast is not None:
-            return fast
-        rows = _csv_rows(path, DAILY_COLUMNS)
-    return _read_rows(path, rows, DAILY_FORMAT, daily=True)
+        rows = _dataset_rows(path, DAILY_COLUMNS, window or Window(()))[0]
+        return _read_rows(path, rows, DAILY_FORMAT, daily=True)
+    return _read_csv(path, DAILY_COLUMNS, DAILY_FORMAT, daily=True)
+
+
+def _read_csv(path: Path, columns: tuple[str, ...], fmt: str, daily: bool) -> dict[str, _SymbolRows]:
+    """A price CSV file: in bulk (`read_prices`) when it can, else row by row (which names the first problem)."""
+    fast = read_prices(path, columns, fmt, daily)
+    return fast if fast is not None else _read_rows(path, _csv_rows(path, columns), fmt, daily)
 
 
 def _check_universe(path: Path, symbols: Iterable[str], universe: tuple[str, ...]) -> None:
@@ -431,9 +433,7 @@ def load_hourly(path: Path, universe: tuple[str, ...], calendar: MarketCalendar,
         minutes = fetched_minutes or minutes
         read = _read_rows(path, rows, INTRADAY_FORMAT, daily=False)
     else:
-        fast = read_prices(path, HOURLY_COLUMNS, INTRADAY_FORMAT, daily=False)
-        read = fast if fast is not None else _read_rows(path, _csv_rows(path, HOURLY_COLUMNS), INTRADAY_FORMAT,
-                                                        daily=False)
+        read = _read_csv(path, HOURLY_COLUMNS, INTRADAY_FORMAT, daily=False)
     wanted = set(universe)
     by_symbol = {s: r for s, r in sorted(read.items()) if s in wanted}
     sessions = _sessions(calendar, by_symbol)
