@@ -231,11 +231,10 @@ class LedgerState:
         self._remember(positions, list(positions), list(positions.values()), out)
         return out
 
-    def _remember(self, positions: dict, keys: list, values: list, out: dict[str, Decimal],
-                  kinds: list | None = None) -> None:
+    def _remember(self, positions: dict, keys: list, values: list, out: dict[str, Decimal]) -> None:
         """Keep what the fast path compares the next record with, when it could take this one: text symbols and
         plain int or float quantities only."""
-        kinds = list(map(type, values)) if kinds is None else kinds
+        kinds = list(map(type, values))
         plain = PLAIN_NUMBERS.issuperset(kinds) and all(type(key) is str for key in keys)
         self._seen = (positions, keys, values, kinds, out) if plain else None
 
