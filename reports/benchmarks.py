@@ -15,7 +15,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from reports.equity import Curve, Marker, added
+from reports.equity import Curve, Marker, added, valued
 from reports.notes import Notes
 
 QQQ = "QQQ"
@@ -34,10 +34,8 @@ def hold(shares: dict[str, float], cash: float, base_day: date, days: list[date]
     # every close at once (Marker.invested); a day with a symbol lacking its bar is marked one symbol at a time, in
     # day order, so that its note is said as before
     total, exact = marker.invested([shares] * len(days), days)
-    values = cash + total
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shares_invested = np.where(values != 0, total / values, 0.0)
-    equity, exposure = [initial, *values.tolist()], [0.0, *shares_invested.tolist()]
+    values, shares_invested = valued(cash, total)
+    equity, exposure = [initial, *values], [0.0, *shares_invested]
     for r in np.flatnonzero(~exact).tolist():
         invested = added(q * marker.close(s, days[r], who=who) for s, q in shares.items())
         equity[r + 1] = cash + invested

@@ -222,6 +222,14 @@ def added(terms: Iterable[float]) -> float:
     return total
 
 
+def valued(cash: float | list[float], invested: np.ndarray) -> tuple[list[float], list[float]]:
+    """Each day's value (cash plus what `Marker.invested` found held) and the invested share of it (0 at no value)."""
+    values = np.asarray(cash, dtype=float) + invested
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.where(values != 0, invested / values, 0.0)
+    return values.tolist(), shares.tolist()
+
+
 def base_day_before(day: date, trading_days: list[date], calendar: MarketCalendar) -> date:
     """The session before `day`: from the price file when it has one, else from the NYSE calendar."""
     i = bisect.bisect_left(trading_days, day)
@@ -285,10 +293,7 @@ def model_curve(run: ModelRun, trading_days: list[date], marker: Marker, calenda
         read.append(i)
         flows.append(flow)
     total, exact = marker.invested(held, days) if days else (np.zeros(0), np.zeros(0, dtype=bool))
-    values = np.asarray(cashes, dtype=float) + total
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shares = np.where(values != 0, total / values, 0.0)
-    values_list, shares_list = values.tolist(), shares.tolist()
+    values_list, shares_list = valued(cashes, total)
     taken = 0
     for r in np.flatnonzero(~exact).tolist():
         while taken < read[r]:
